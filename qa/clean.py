@@ -1,0 +1,108 @@
+"""Cleaning what bureaus really publish: web chrome, pinyin scraped into the text, stray separators.
+
+Cleaning only ever deletes characters, so every character of the cleaned text
+keeps its position in the original (`offsets`): a citation can always be
+located in the document as published.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .textnorm import normalize
+
+# Whole lines that are page furniture, matched on the simplified form of the line.
+_CHROME_LINES = re.compile(
+    r"^(?:"
+    r"分享|分享到.*|请使用微信扫一扫.*|微信扫一扫.*|扫一扫.*|打印本页|关闭窗口|返回顶部|"
+    r"放大字体\s*缩小字体|字体[:：]?\s*[大中小\s]+|"
+    r"当前位置\s*[:：].*|您的位置\s*[:：].*|首页\s*>.*|"
+    r"责任编辑\s*[:：].*|编辑\s*[:：]\s*\d+|"
+    r"推荐产品&服务MORE>>|.*MORE>>|推荐.*舆情动态|"
+    r"专题文章|核心阅读|相关阅读|相关链接|"
+    r"\?+"  # a line of stray "?" where the scrape lost a separator
+    r")$"
+)
+# Chrome inside an otherwise useful line ("放大字体 缩小字体 发布日期:… 来源:…").
+_CHROME_SPANS = re.compile(r"放大字[体體]\s*缩小字[体體]|放大字[体體]|缩小字[体體]|【?打印[本此]?页】?|【?关闭窗口】?")
+# A site masthead: short lines above a breadcrumb ("国家市场监督管理总局主管", slogans).
+_BREADCRUMB = re.compile(r"^(?:当前位置|您的位置)\s*[:：]")
+_MASTHEAD_MAX = 40
+# An image file name glued to its caption: "省市场监管局.jpg2020年11月16日,…".
+_IMAGE_NAME = re.compile(r"[\w\-（）()]{0,40}?\.(?:jpe?g|png|gif|bmp|webp)(?![a-z])", re.IGNORECASE)
+# Pinyin annotations after a hanzi: 監(jiān)督 → 監督. Tone-marked letters only,
+# so "(万户)" or "(%)" are never touched.
+_PINYIN_LETTERS = "a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüêńňǹḿ"
+_TONE = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+_PINYIN = re.compile(
+    rf"(?<=[\u3400-\u9fff\uf900-\ufaff])\([{_PINYIN_LETTERS}]{{1,7}}\)"  # after a hanzi
+    rf"|\((?=[a-zü]*[{_TONE}])[{_PINYIN_LETTERS}]{{1,7}}\)"  # tone-marked, after anything
+)
+# A broken annotation whose opening bracket was lost to mojibake, with the garbled
+# characters it swallowed: "當(dāng)?shù)亟Y(jié)合" → "當(dāng)(jié)合". The lost hanzi
+# cannot be recovered; dropping the garbage is the honest repair.
+_BROKEN_PINYIN = re.compile(rf"\?[{_PINYIN_LETTERS}]{{1,7}}\)[^\s(（]{{0,3}}(?=\([{_PINYIN_LETTERS}]{{1,7}}\))")
+_TRAILING_SPACE = re.compile(r"[ \t\u3000\xa0]+$", re.MULTILINE)
+_LEADING_SPACE = re.compile(r"^[ \t\u3000\xa0]+", re.MULTILINE)
+_BLANK_RUN = re.compile(r"\n{3,}")
+
+
+@dataclass(frozen=True)
+class CleanText:
+    text: str
+    offsets: tuple[int, ...]  # offsets[i] = index in the original of text[i]
+
+
+def _delete(text: str, offsets: list[int], spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
+    if not spans:
+        return text, offsets
+    keep = [True] * len(text)
+    for a, b in spans:
+        for i in range(a, b):
+            keep[i] = False
+    return (
+        "".join(c for c, k in zip(text, keep) if k),
+        [o for o, k in zip(offsets, keep) if k],
+    )
+
+
+def _regex_spans(pattern: re.Pattern, text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in pattern.finditer(text)]
+
+
+def _lines(text: str):
+    """(start, end, line) for each line, `end` excluding the newline."""
+    pos = 0
+    for line in text.split("\n"):
+        yield pos, pos + len(line), line
+        pos += len(line) + 1
+
+
+def _chrome_line_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    lines = list(_lines(text))
+    simplified = [normalize(line).strip() for _, _, line in lines]
+    crumb = next((i for i, s in enumerate(simplified[:30]) if _BREADCRUMB.match(s)), None)
+    for i, ((a, b, _), s) in enumerate(zip(lines, simplified)):
+        masthead = crumb is not None and i < crumb and len(s) <= _MASTHEAD_MAX
+        if s and (masthead or _CHROME_LINES.match(s)):
+            spans.append((a, min(b + 1, len(text))))  # the line and its newline
+    return spans
+
+
+def clean(raw: str) -> CleanText:
+    """Strip chrome, pinyin and stray separators; collapse blank runs. Script is unchanged."""
+    text, offs = raw, list(range(len(raw)))
+    # Pinyin first, so chrome lines in traditional script are recognisable.
+    text, offs = _delete(text, offs, _regex_spans(_BROKEN_PINYIN, text))
+    text, offs = _delete(text, offs, _regex_spans(_PINYIN, text))
+    text, offs = _delete(text, offs, _chrome_line_spans(text))
+    for pattern in (_CHROME_SPANS, _IMAGE_NAME, _TRAILING_SPACE, _LEADING_SPACE):
+        text, offs = _delete(text, offs, _regex_spans(pattern, text))
+    # Keep at most one blank line between blocks: delete the surplus newlines.
+    text, offs = _delete(text, offs, [(m.start() + 2, m.end()) for m in _BLANK_RUN.finditer(text)])
+    # Leading/trailing blank lines.
+    lead = len(text) - len(text.lstrip("\n"))
+    trail = len(text) - len(text.rstrip("\n"))
+    text, offs = _delete(text, offs, [(0, lead), (len(text) - trail, len(text))])
+    return CleanText(text=text, offsets=tuple(offs))

@@ -1,0 +1,158 @@
+"""`qa`: the command line. Each command is a few lines over `qa.service`.
+
+Library errors are turned into a clean message and exit code in one place (`main`).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import QAError
+from .settings import Settings
+from .types import Filters
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="政务知识问答：对政府文件的知识库进行检索与问答。")
+
+IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="索引目录（默认 QA_INDEX_DIR 或 index/default）")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="嵌入模型：本地文件夹或 sentence-transformers 名称")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON，供脚本使用")]
+
+
+def _settings(index: Path | None = None, model: str | None = None) -> Settings:
+    overrides = {}
+    if index is not None:
+        overrides["index_dir"] = index
+    if model is not None:
+        overrides["embed_model"] = model
+    return Settings(**overrides)
+
+
+def _service(index: Path | None, model: str | None):
+    from .service import Service  # noqa: PLC0415 - keeps `qa --help` fast
+
+    return Service(_settings(index, model))
+
+
+def _print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="文件或文件夹（默认 corpus/）")] = None,
+    replace: Annotated[bool, typer.Option(help="索引只保留这些路径中的文档")] = False,
+    rebuild: Annotated[bool, typer.Option(help="忽略现有索引，全部重新嵌入")] = False,
+    index: IndexOpt = None, model: ModelOpt = None, as_json: JsonOpt = False,
+):
+    """把文档加入知识库（未变化的文档不会重新嵌入）。"""
+    svc = _service(index, model)
+    report = svc.ingest(paths or [svc.settings.corpus_dir], replace=replace, rebuild=rebuild,
+                        progress=not as_json)
+    if as_json:
+        _print_json(asdict(report))
+        return
+    from rich.console import Console  # noqa: PLC0415
+
+    con = Console()
+    con.print(f"知识库：{report.documents} 篇文档，{report.chunks} 个片段；本次新增 {len(report.added)}，"
+              f"更新 {len(report.updated)}，删除 {len(report.removed)}，未变 {len(report.unchanged)}；"
+              f"嵌入 {report.embedded_chunks} 个片段，用时 {report.seconds:.1f} 秒。")
+    for p in report.problems:
+        con.print(f"[yellow]未导入[/] {p.path}：{p.message} ({p.code})")
+
+
+@app.command()
+def remove(doc_ids: list[str], index: IndexOpt = None, model: ModelOpt = None, as_json: JsonOpt = False):
+    """从知识库删除文档（按文档编号，见 `qa docs`）。"""
+    report = _service(index, model).remove(doc_ids)
+    if as_json:
+        _print_json(asdict(report))
+    else:
+        typer.echo(f"已删除 {len(report.removed)} 篇；知识库现有 {report.documents} 篇文档，{report.chunks} 个片段。")
+
+
+def _filters(doc: list[str] | None, region: list[str] | None, kind: list[str] | None,
+             date_from: str | None, date_to: str | None) -> Filters | None:
+    f = Filters(doc_ids=tuple(doc or ()), regions=tuple(region or ()), kinds=tuple(kind or ()),
+                date_from=date_from or "", date_to=date_to or "")
+    return f or None
+
+
+@app.command()
+def search(
+    query: str,
+    k: Annotated[int, typer.Option("--k", "-k", help="返回片段数")] = 5,
+    mode: Annotated[str, typer.Option(help="hybrid | dense | bm25")] = "hybrid",
+    doc: Annotated[Optional[list[str]], typer.Option(help="只在这些文档中检索")] = None,
+    region: Annotated[Optional[list[str]], typer.Option(help="只检索这些地区")] = None,
+    kind: Annotated[Optional[list[str]], typer.Option(help="文档类型：规划、新闻、会议报道…")] = None,
+    date_from: Annotated[Optional[str], typer.Option(help="发布日期不早于 YYYY-MM-DD")] = None,
+    date_to: Annotated[Optional[str], typer.Option(help="发布日期不晚于 YYYY-MM-DD")] = None,
+    index: IndexOpt = None, model: ModelOpt = None, as_json: JsonOpt = False,
+):
+    """检索与问题最相关的片段（显示向量、BM25 与融合排名）。"""
+    if mode not in ("hybrid", "dense", "bm25"):
+        raise typer.BadParameter(f"mode 必须是 hybrid、dense 或 bm25，当前为 {mode!r}")
+    svc = _service(index, model)
+    hits = svc.search(query, k=k, filters=_filters(doc, region, kind, date_from, date_to), mode=mode)
+    docs = svc.index.docs
+    if as_json:
+        _print_json([{
+            "rank": h.rank, "score": h.score, "dense_rank": h.dense_rank, "dense_score": h.dense_score,
+            "bm25_rank": h.bm25_rank, "bm25_score": h.bm25_score,
+            "title": docs[h.chunk.doc_id].title, **asdict(h.chunk),
+        } for h in hits])
+        return
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title=f"检索：{query}", show_lines=True)
+    for col in ("#", "融合", "向量", "BM25", "类型", "文档 / 章节", "内容"):
+        table.add_column(col, overflow="fold")
+    for h in hits:
+        c = h.chunk
+        table.add_row(str(h.rank), f"{h.score:.4f}", str(h.dense_rank or "-"), str(h.bm25_rank or "-"), c.kind,
+                      f"{docs[c.doc_id].title}\n{c.section}", c.text[:300])
+    Console().print(table)
+    if not hits:
+        typer.echo("没有找到相关片段。")
+
+
+@app.command()
+def docs(index: IndexOpt = None, model: ModelOpt = None, as_json: JsonOpt = False):
+    """列出知识库中的文档及其元数据和片段数。"""
+    infos = _service(index, model).documents()
+    if as_json:
+        _print_json([asdict(d) for d in infos])
+        return
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title=f"知识库文档（{len(infos)} 篇）")
+    for col in ("文档编号", "标题", "日期", "来源", "地区", "类型", "片段"):
+        table.add_column(col, overflow="fold")
+    for d in infos:
+        table.add_row(d.doc_id, d.title, d.date or "-", d.source or "-", d.region or "-", d.kind, str(d.chunks))
+    Console().print(table)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("jieba", "sentence_transformers", "httpx", "faiss"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        app()
+    except QAError as e:
+        typer.secho(f"错误（{e.code}）：{e.message}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""BM25 over jieba tokens (bm25s), with Chinese stopwords and a domain user dictionary.
+
+bm25s's default splitter (`\\w\\w+`) turns a Chinese sentence into one token and
+its default stopwords are English, so both are replaced here.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+_DATA = resources.files("qa") / "data"
+# Numerals and question words carry meaning here ("十四五", "第三章", "哪一年"):
+# keep them even though general-purpose stopword lists drop them.
+_KEEP = set("一二三四五六七八九十百千万亿零两")
+_EXTRA_STOP = {"多少", "是多少", "哪些", "什么", "怎么", "如何", "请问", "吗", "呢", "了", "的", "是"}
+_JUNK = re.compile(r"^[\s\W_]+$")
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    import stopwordsiso  # noqa: PLC0415
+
+    words = {w for w in stopwordsiso.stopwords("zh") if w not in _KEEP}
+    return frozenset(words | _EXTRA_STOP)
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba  # noqa: PLC0415
+
+    jieba.setLogLevel(logging.WARNING)
+    tok = jieba.Tokenizer()  # our own instance: the user dictionary never leaks into jieba's global one
+    with resources.as_file(_DATA / "userdict.txt") as path:
+        tok.load_userdict(str(path))
+    return tok
+
+
+def split(text: str) -> list[str]:
+    """Tokens of an already-normalised text: jieba words, lower-cased, punctuation dropped."""
+    return [w.lower() for w in _jieba().cut(text) if not _JUNK.match(w)]
+
+
+def fingerprint() -> str:
+    """Identifies the tokenisation, so an index built with another dictionary is rebuilt."""
+    h = hashlib.sha256((_DATA / "userdict.txt").read_bytes())
+    h.update("\n".join(sorted(stopwords())).encode())
+    return h.hexdigest()[:16]
+
+
+class Lexical:
+    """A bm25s index plus the tokenizer vocabulary that maps query words onto it."""
+
+    def __init__(self, retriever, tokenizer):
+        self.retriever = retriever
+        self.tokenizer = tokenizer
+
+    @staticmethod
+    def _tokenizer():
+        from bm25s.tokenization import Tokenizer  # noqa: PLC0415
+
+        return Tokenizer(lower=False, splitter=split, stopwords=sorted(stopwords()))
+
+    @classmethod
+    def build(cls, texts: list[str]) -> "Lexical":
+        import bm25s  # noqa: PLC0415
+
+        tokenizer = cls._tokenizer()
+        tokens = tokenizer.tokenize(texts, return_as="tuple", show_progress=False)
+        retriever = bm25s.BM25()
+        retriever.index(tokens, show_progress=False)
+        return cls(retriever, tokenizer)
+
+    def save(self, folder: Path) -> None:
+        self.retriever.save(str(folder), show_progress=False)
+        self.tokenizer.save_vocab(str(folder))
+
+    @classmethod
+    def load(cls, folder: Path) -> "Lexical":
+        import bm25s  # noqa: PLC0415
+
+        retriever = bm25s.BM25.load(str(folder), show_progress=False)
+        tokenizer = cls._tokenizer()
+        tokenizer.load_vocab(str(folder))
+        return cls(retriever, tokenizer)
+
+    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Row numbers and BM25 scores of the best `k` chunks with a positive score."""
+        n = self.retriever.scores["num_docs"]
+        ids = self.tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
+        if not ids or not [t for t in ids[0] if t != self.tokenizer.word_to_id.get("")]:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        rows, scores = self.retriever.retrieve(
+            ids, k=min(k, n), show_progress=False, weight_mask=mask, n_threads=1
+        )
+        rows, scores = rows[0], scores[0]
+        keep = scores > 0
+        return rows[keep].astype(np.int64), scores[keep].astype(np.float32)

@@ -1,0 +1,132 @@
+"""Document metadata (title, date, source, region, kind), read from what the text says.
+
+Fields the source states outright (JSONL fields, a `.meta.json` sidecar, an
+HTML page's metadata) always win over what is inferred here.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from .textnorm import normalize
+
+_HEAD_CHARS = 1500  # dates and sources are stated near the top
+
+_DATE_LABELLED = re.compile(
+    r"(?:发布时间|发布日期|发文日期|成文日期|日期|时间)\s*[:：]\s*(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})"
+)
+_DATE_LINE = re.compile(r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:\s|$)", re.MULTILINE)
+_DATE_CN_LINE = re.compile(r"^\s*(\d{4})年(\d{1,2})月(\d{1,2})日\s*$", re.MULTILINE)
+_SOURCE = re.compile(r"(?:本文来源|信息来源|文章来源|来源|编辑)\s*[:：]\s*([^\s|｜]{2,40})")
+
+# A line that is a label or a dateline, never a title.
+_NOT_TITLE = re.compile(
+    r"^(?:发布|来源|日期|时间|作者|编辑|□|\d{4}[-年]|[(（]|核心提示|第[一二三四五六七八九十]+章|[一二三四五六七八九十]+、)"
+)
+_SENTENCE_END = re.compile(r"[。；;:：!！?？,，]$")
+_ISSUED = re.compile(r"关于印发[《“\"]?(.+?)[》”\"]?的通知")
+
+# Suffixes dropped so "湖南省" and "湖南" count as one region.
+_REGION_SUFFIX = re.compile(r"(?:省|市|自治区|特别行政区|地区|自治州|县|区)$")
+# Place names jieba tags that are not regions a bureau is in.
+_NOT_REGION_START = re.compile(r"^[一二三四五六七八九十两多各全本我该]")  # 三省, 各市, 全省
+_NOT_REGION = {"中国", "全国", "国家", "全省", "全市", "中华人民共和国", "西部", "东部", "中部", "长株潭"}
+
+PROVINCES = (
+    "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
+    "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西",
+    "甘肃", "青海", "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门",
+)
+
+_KINDS = (
+    ("规划", re.compile(r"规划|纲要")),
+    ("通知", re.compile(r"通知|办法|意见|方案")),
+    ("会议报道", re.compile(r"会议|工作报告")),
+)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    title: str
+    date: str
+    source: str
+    region: str
+    kind: str
+
+
+def _iso(y: str, m: str, d: str) -> str:
+    return f"{int(y):04d}-{int(m):02d}-{int(d):02d}"
+
+
+def find_date(text: str) -> str:
+    head = normalize(text[:_HEAD_CHARS])
+    for pattern in (_DATE_LABELLED, _DATE_LINE, _DATE_CN_LINE):
+        m = pattern.search(head)
+        if m:
+            return _iso(*m.groups())
+    return ""
+
+
+def find_source(text: str) -> str:
+    m = _SOURCE.search(normalize(text[:_HEAD_CHARS]))
+    return m.group(1) if m else ""
+
+
+def find_title(clean_text: str, fallback: str) -> str:
+    """The first short line that reads like a headline; "关于印发《X》的通知" gives X."""
+    for line in clean_text.split("\n")[:40]:
+        line = line.strip()
+        simple = normalize(line)
+        if not 4 <= len(line) <= 60 or _NOT_TITLE.match(simple) or _SENTENCE_END.search(simple):
+            continue
+        issued = _ISSUED.search(line) or _ISSUED.search(simple)
+        if issued:
+            start, end = issued.span(1)
+            return line[start:end].strip("《》“”\"")
+        return line
+    return fallback
+
+
+def _region_mentions(text: str):
+    """Place names as they occur (jieba's `ns` tag), suffixes dropped."""
+    import jieba.posseg  # noqa: PLC0415 - slow to import, only needed at ingest
+
+    for word, flag in jieba.posseg.cut(normalize(text)):
+        if flag == "ns" and len(word) >= 2:
+            name = _REGION_SUFFIX.sub("", word) if len(word) > 2 else word
+            if len(name) >= 2 and name not in _NOT_REGION and not _NOT_REGION_START.match(name):
+                yield name
+
+
+def regions_in(text: str) -> list[str]:
+    """Regions named in `text`, in order of first mention."""
+    return list(dict.fromkeys(_region_mentions(text)))
+
+
+def find_region(title: str, text: str) -> str:
+    """Regions named in the title (all of them, "河北、江苏、湖南"), else the body's most mentioned."""
+    in_title = regions_in(title)
+    if in_title:
+        return "、".join(in_title)
+    counts = Counter(_region_mentions(text[:8000]))
+    return counts.most_common(1)[0][0] if counts else ""
+
+
+def find_kind(title: str) -> str:
+    simple = normalize(title)
+    for kind, pattern in _KINDS:
+        if pattern.search(simple):
+            return kind
+    return "新闻"
+
+
+def extract(clean_text: str, fields: dict[str, str], fallback_title: str) -> Metadata:
+    title = fields.get("title") or find_title(clean_text, fallback_title)
+    return Metadata(
+        title=title,
+        date=fields.get("date") or find_date(clean_text),
+        source=fields.get("source") or find_source(clean_text),
+        region=fields.get("region") or find_region(title, clean_text),
+        kind=fields.get("kind") or find_kind(title),
+    )
