@@ -45,7 +45,7 @@ def allowed_rows(index, filters: Filters | None) -> np.ndarray | None:
             continue
         if filters.doc_ids and c.doc_id not in filters.doc_ids:
             mask[i] = False
-        elif filters.regions and not any(r in c.region or r in d.region for r in filters.regions):
+        elif filters.regions and not any(r in c.region for r in filters.regions):
             mask[i] = False
         elif filters.kinds and d.kind not in filters.kinds:
             mask[i] = False

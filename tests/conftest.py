@@ -29,7 +29,7 @@ def embedder(model_dir):
 
 
 def make_settings(index_dir: Path, model_dir: Path, **overrides) -> Settings:
-    return Settings(index_dir=index_dir, embed_model=str(model_dir), corpus_dir=CORPUS, **overrides)
+    return Settings(**{"index_dir": index_dir, "embed_model": str(model_dir), "corpus_dir": CORPUS, **overrides})
 
 
 @pytest.fixture(scope="session")
