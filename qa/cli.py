@@ -126,6 +126,42 @@ def search(
 
 
 @app.command()
+def ask(
+    question: str,
+    history: Annotated[Optional[list[str]], typer.Option("--history", "-H", help="上一问（可重复，按先后顺序）")] = None,
+    k: Annotated[int, typer.Option("--k", "-k", help="引用片段数")] = 5,
+    doc: Annotated[Optional[list[str]], typer.Option(help="只在这些文档中检索")] = None,
+    region: Annotated[Optional[list[str]], typer.Option(help="只检索这些地区")] = None,
+    kind: Annotated[Optional[list[str]], typer.Option(help="文档类型")] = None,
+    date_from: Annotated[Optional[str], typer.Option(help="发布日期不早于 YYYY-MM-DD")] = None,
+    date_to: Annotated[Optional[str], typer.Option(help="发布日期不晚于 YYYY-MM-DD")] = None,
+    index: IndexOpt = None, model: ModelOpt = None, as_json: JsonOpt = False,
+):
+    """回答问题：给出简短答案和出处片段；知识库没有答案时如实说明。"""
+    svc = _service(index, model)
+    ans = svc.ask(question, history=history or [], k=k, filters=_filters(doc, region, kind, date_from, date_to))
+    if as_json:
+        _print_json(asdict(ans))
+        return
+    from rich.console import Console  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    con = Console()
+    if ans.rewritten_question != ans.question:
+        con.print(f"[dim]理解为：{ans.rewritten_question}[/]")
+    con.print(Text(ans.answer, style="bold green" if ans.found else "bold yellow"))
+    for c in ans.citations[:3] if ans.found else ans.citations:
+        body = Text(c.text)
+        for a, b in c.highlight:
+            body.stylize("bold reverse", a, b)
+        con.print(Text(f"[{c.rank}] {c.title}（{c.region or '-'}，{c.date or '日期不详'}）{c.section}", style="cyan"))
+        con.print(body)
+    for c in ans.others:
+        con.print(Text(f"另见：{c.title}（{c.region or '-'}）{c.text[:80]}…", style="dim"))
+    con.print(f"[dim]置信度 {ans.confidence:.2f} · 耗时 {sum(ans.timings_ms.values()):.0f} ms[/]")
+
+
+@app.command()
 def docs(index: IndexOpt = None, model: ModelOpt = None, as_json: JsonOpt = False):
     """列出知识库中的文档及其元数据和片段数。"""
     infos = _service(index, model).documents()

@@ -104,6 +104,7 @@ class Index:
         self.lexical = lexical
         self.row_of = {c.chunk_id: i for i, c in enumerate(chunks)}
         self.docs = {d["doc_id"]: DocumentInfo(**d) for d in manifest["documents"]}
+        self._by_doc: dict[str, list[Chunk]] | None = None
 
     # ----- building -----
 
@@ -252,7 +253,11 @@ class Index:
         return [self.document(doc_id) for doc_id in self.docs]
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
-        return [c for c in self.chunks if c.doc_id == doc_id]
+        if self._by_doc is None:
+            self._by_doc = {}
+            for c in self.chunks:
+                self._by_doc.setdefault(c.doc_id, []).append(c)
+        return list(self._by_doc.get(doc_id, ()))
 
 
 def live_version(index_dir: Path) -> Path:

@@ -11,19 +11,32 @@ import logging
 import time
 from pathlib import Path
 
+from . import answer as answering
 from . import chunk as chunking
 from . import clean, lexical, load, metadata
 from .embed import Embedder, model_identity
 from .errors import DocumentNotFound, EmptyDocument, IndexMismatch, IndexNotFound, InvalidArgument, QAError
 from .index import DocumentInfo, Index
+from .respond import compose
 from .retrieve import Mode, RetrievalParams
+from .rewrite import rewrite
 from .retrieve import search as retrieve_search
 from .settings import Settings
-from .types import Chunk, Document, Filters, Hit, IngestReport, LoadProblem, RawDocument
+from .types import Answer, Chunk, Document, Filters, Hit, IngestReport, LoadProblem, RawDocument
 
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 500
+MAX_HISTORY = 20
+
+
+def checksum(raw: RawDocument) -> str:
+    """Identifies a document's content and stated metadata, before any cleaning:
+    an unchanged file is recognised without re-reading its structure."""
+    fields = {k: str(v) for k, v in raw.fields.items() if v not in (None, "")}
+    digest = hashlib.sha256(raw.text.encode())
+    digest.update(json.dumps(fields, ensure_ascii=False, sort_keys=True).encode())
+    return digest.hexdigest()
 
 
 def prepare(raw: RawDocument) -> Document:
@@ -33,11 +46,9 @@ def prepare(raw: RawDocument) -> Document:
         raise EmptyDocument(raw.path, "清洗后没有正文（只有网页导航或空白）")
     fields = {k: str(v) for k, v in raw.fields.items() if v not in (None, "")}
     meta = metadata.extract(cleaned.text, fields, fallback_title=raw.doc_id)
-    digest = hashlib.sha256(raw.text.encode())
-    digest.update(json.dumps(fields, ensure_ascii=False, sort_keys=True).encode())
     return Document(
         doc_id=raw.doc_id, title=meta.title, date=meta.date, source=meta.source, region=meta.region,
-        kind=meta.kind, path=raw.path, fmt=raw.fmt, checksum=digest.hexdigest(),
+        kind=meta.kind, path=raw.path, fmt=raw.fmt, checksum=checksum(raw),
         raw_text=raw.text, text=cleaned.text, offsets=cleaned.offsets,
     )
 
@@ -92,31 +103,38 @@ class Service:
         files = load.find_files(paths)
         raws, problems = load.load_files(files)
         problems = list(problems)
-        batch: dict[str, Document] = {}
+        old = None if rebuild else self._existing_index()
+        old_docs = old.docs if old else {}
+
+        batch: dict[str, RawDocument] = {}
         for raw in raws:
             if raw.doc_id in batch:
                 problems.append(LoadProblem(raw.path, "duplicate_document",
                                             f"文档编号 {raw.doc_id!r} 与 {batch[raw.doc_id].path} 重复，已跳过"))
+            else:
+                batch[raw.doc_id] = raw
+        sums = {d: checksum(r) for d, r in batch.items()}
+        unchanged = tuple(d for d in batch if d in old_docs and old_docs[d].checksum == sums[d])
+        changed: dict[str, Document] = {}
+        for doc_id, raw in batch.items():
+            if doc_id in unchanged:
                 continue
             try:
-                batch[raw.doc_id] = prepare(raw)
+                changed[doc_id] = prepare(raw)
             except QAError as e:
                 problems.append(LoadProblem(raw.path, e.code, e.message))
-
-        old = None if rebuild else self._existing_index()
-        old_docs = old.docs if old else {}
-        added = tuple(d for d in batch if d not in old_docs)
-        updated = tuple(d for d in batch if d in old_docs and old_docs[d].checksum != batch[d].checksum)
-        unchanged = tuple(d for d in batch if d in old_docs and old_docs[d].checksum == batch[d].checksum)
+        added = tuple(d for d in changed if d not in old_docs)
+        updated = tuple(d for d in changed if d in old_docs)
         removed = tuple(d for d in old_docs if d not in batch) if replace else ()
 
         if old is not None and not (added or updated or removed):
             return self._report(old, added, updated, removed, unchanged, 0, problems, t0)
 
-        kept = [old.document(d) for d in old_docs if d not in batch and d not in removed] if old else []
-        documents = kept + list(batch.values())
+        # Everything not re-read keeps its stored document and chunks (and so its vectors).
+        kept = [old.document(d) for d in old_docs if d not in changed and d not in removed] if old else []
+        documents = kept + list(changed.values())
         chunks: list[Chunk] = [c for d in kept for c in old.chunks_of(d.doc_id)] if old else []
-        for doc in batch.values():
+        for doc in changed.values():
             chunks.extend(chunking.chunk_document(doc, self.settings.chunk_target, self.settings.chunk_max,
                                                   self.settings.chunk_overlap_sentences))
         index, embedded = self._build(documents, chunks, old, progress)
@@ -195,18 +213,45 @@ class Service:
         s = self.settings
         return RetrievalParams(k=k or s.top_k, candidates=s.candidates, rrf_k=s.rrf_k,
                                dense_weight=s.dense_weight, bm25_weight=s.bm25_weight,
-                               mode=mode or "hybrid", hnsw_ef_search=s.hnsw_ef_search)
+                               mode=mode or "hybrid", hnsw_ef_search=s.hnsw_ef_search, year_weight=s.year_weight)
 
-    def search(self, query: str, k: int | None = None, filters: Filters | None = None,
-               mode: Mode | None = None) -> list[Hit]:
+    @staticmethod
+    def _check_question(query: str) -> str:
         query = (query or "").strip()
         if not query:
             raise InvalidArgument("问题不能为空")
         if len(query) > MAX_QUERY_CHARS:
             raise InvalidArgument(f"问题过长：{len(query)} 个字符，最多 {MAX_QUERY_CHARS} 个")
+        return query
+
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None,
+               mode: Mode | None = None) -> list[Hit]:
+        query = self._check_question(query)
         if k is not None and not 1 <= k <= 100:
             raise InvalidArgument(f"k 必须在 1 到 100 之间，当前为 {k}")
         return retrieve_search(self.index, self.embedder, query, self.params(k, mode), filters)
+
+    # ----- ask -----
+
+    def ask(self, question: str, history: list[str] | tuple[str, ...] = (), filters: Filters | None = None,
+            k: int | None = None, mode: Mode | None = None) -> Answer:
+        """A short extractive answer with its cited passages, or an honest "not found"."""
+        question = self._check_question(question)
+        if len(history) > MAX_HISTORY:
+            raise InvalidArgument(f"对话历史过长：{len(history)} 轮，最多 {MAX_HISTORY} 轮")
+        history = [self._check_question(h) for h in history]
+        k = k or self.settings.top_k
+        t0 = time.perf_counter()
+        rewritten = rewrite(question, history)
+        t1 = time.perf_counter()
+        hits = self.search(rewritten, k=max(k, self.settings.answer_passages), filters=filters, mode=mode)
+        t2 = time.perf_counter()
+        docs = self.index.docs
+        choice = answering.choose(rewritten, hits, docs, self.settings.min_coverage)
+        t3 = time.perf_counter()
+        timings = {"rewrite": round((t1 - t0) * 1000, 1), "retrieve": round((t2 - t1) * 1000, 1),
+                   "answer": round((t3 - t2) * 1000, 1)}
+        return compose(question, rewritten, hits, choice, docs, k, timings)
 
     def documents(self) -> list[DocumentInfo]:
         return list(self.index.docs.values())

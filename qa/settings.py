@@ -52,3 +52,11 @@ class Settings(BaseSettings):
     bm25_weight: float = Field(1.0, ge=0)
     # How many candidates each retriever contributes before fusion.
     candidates: int = Field(50, ge=1, le=1000)
+    # Weight of a query year found in a passage, as a fusion vote at rank 1.
+    year_weight: float = Field(0.5, ge=0)
+
+    # Answering: how many retrieved passages an answer may come from, and the share of
+    # the question's words a passage must cover to be answered from (calibrated on
+    # eval/seed_questions.jsonl, see README).
+    answer_passages: int = Field(8, ge=1, le=50)
+    min_coverage: float = Field(0.6, ge=0, le=1)

@@ -132,3 +132,35 @@ class IngestReport:
     embedded_chunks: int
     problems: tuple[LoadProblem, ...]
     seconds: float
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage an answer rests on, located in its chunk and in the original document."""
+
+    rank: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    source: str
+    date: str
+    region: str
+    section: str
+    kind: str
+    text: str
+    highlight: tuple[tuple[int, int], ...]  # [start, end) spans of `text` that hold the answer
+    doc_offsets: tuple[int, int]  # the chunk's span in the original document text
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    rewritten_question: str
+    found: bool
+    answer: str
+    answer_sentence: str
+    confidence: float
+    citations: tuple[Citation, ...]
+    others: tuple[Citation, ...]  # passages from other documents that bear on the question
+    timings_ms: Mapping[str, float]

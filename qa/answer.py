@@ -1,0 +1,261 @@
+"""Extractive answers: a span of a retrieved passage, never invented text.
+
+The question's type decides what span to look for: a number with its unit
+(多少/几/比例), a table cell (the column of the question's year, or the target
+year), a name (谁), a date (什么时候), an enumeration (哪些/包括), or else the single
+best sentence. Every candidate is scored by how much of the question it covers
+and how near the span sits to the question's words; the question's region and
+year must be borne out by the passage, or the answer is refused.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from .chunk import split_sentences
+from .lexical import split, stopwords
+from .rewrite import regions, years
+from .textnorm import normalize
+from .types import Hit
+
+# ---------------------------------------------------------------- question types
+
+_NUMBER_Q = re.compile(r"多少|几[个家件项次年天人名所台批位]|几$|比例|比重|百分之|占比|增长了?多|率是|率为|数量|规模|金额|总量|总数")
+_WHO_Q = re.compile(r"谁|哪位|什么人|姓名|叫什么名字")
+_WHEN_Q = re.compile(r"什么时候|何时|哪一?天|哪一?年|几月|时间是|日期")
+_LIST_Q = re.compile(r"哪些|包括|包含|有哪几|哪几[个项类方面]|主要有|分别是")
+_QUESTION_WORDS = {"多少", "几", "谁", "哪些", "哪个", "哪位", "什么", "时候", "何时", "是否", "有没有", "怎么",
+                   "如何", "为什么", "呢", "吗", "是", "有", "达到", "达", "的", "了", "请问", "一下", "情况",
+                   "哪里", "哪", "包括", "分别", "主要", "年", "月", "日"}
+
+ROLE = r"党组书记|副局长|局长|副厅长|厅长|主任|副主任|市长|副市长|省长|副省长|书记|部长|处长|主席|记者|作者|董事长|总经理"
+_ROLE_AFTER = re.compile(rf"({ROLE})[、，,]?([\u4e00-\u9fff]{{2,3}}?)(?=[出对在表作主任率带说指强要称、，,。：:（(\s]|$)")
+_ROLE_BEFORE = re.compile(rf"(?:^|(?<=[，,、。；;\s□]))([\u4e00-\u9fff]{{2,3}})(?={ROLE})")
+
+_MAGNITUDE = "万|萬|亿|億|千|百"
+_UNITS = ("批次/千人|批次|个工作日|個工作日|户|戶|家|件|只|个|個|项|項|元|人|名|天|次|台|條|条|所|倍|起|份|张|張|处|處|"
+          "类|類|部|吨|噸|辆|輛|小时|小時|公里|平方米|%|％")
+_NUMBER = re.compile(rf"[≤≥<>＜＞]?\d+(?:,\d{{3}})*(?:\.\d+)?(?:\s*(?:{_MAGNITUDE}))?(?:\s*(?:{_UNITS}))?")
+_YEAR_TOKEN = re.compile(r"^(?:19|20)\d{2}年")
+_DATE = re.compile(r"(?:\d{4}年)?\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}-\d{1,2}|\d{4}年\d{1,2}月|(?:19|20)\d{2}年")
+_ENUM = re.compile(r"[^，,。；;：:！？!?]*?[^，,。；;：:、！？!?]+(?:、[^，,。；;：:、！？!?]+){2,}")
+_UNIT_HINT = re.compile(rf"多少\s*((?:{_MAGNITUDE})?(?:{_UNITS}))|几\s*((?:{_MAGNITUDE})?(?:{_UNITS}))")
+_PERCENT_Q = re.compile(r"比例|比重|百分之|占比|率")
+_CELL_UNIT = re.compile(r"[(（]([^()（）]+)[)）]\s*$")
+_CLAUSE_BREAK = re.compile(r"[，,；;：:]")
+
+
+def classify(question: str) -> str:
+    q = normalize(question)
+    if _WHO_Q.search(q):
+        return "who"
+    if _WHEN_Q.search(q):
+        return "when"
+    if _LIST_Q.search(q):
+        return "list"
+    if _NUMBER_Q.search(q):
+        return "number"
+    return "sentence"
+
+
+def terms(question: str) -> dict[str, float]:
+    """The question's content words with weights (longer and numeric words say more)."""
+    stop = stopwords()
+    out: dict[str, float] = {}
+    for w in split(normalize(question)):
+        if w in _QUESTION_WORDS or w in stop or len(w) < 2 and not w.isdigit():
+            continue
+        out[w] = min(len(w), 4) * (1.5 if w.isdigit() else 1.0)
+    return out
+
+
+# ---------------------------------------------------------------- candidates
+
+
+@dataclass
+class Candidate:
+    hit_index: int
+    answer: str
+    sentence: str
+    spans: list[tuple[int, int]]  # in the chunk's text
+    coverage: float  # weighted share of the question's words in the sentence and its headings
+    score: float
+    checks: dict = field(default_factory=dict)
+
+
+def _positions(norm: str, ws: dict[str, float]) -> list[tuple[int, float]]:
+    out = []
+    for w, weight in ws.items():
+        for m in re.finditer(re.escape(w), norm):
+            out.append((m.start(), weight))
+    return out
+
+
+def _coverage(norm: str, header: str, ws: dict[str, float]) -> float:
+    total = sum(ws.values()) or 1.0
+    found = sum(wt if w in norm else (0.5 * wt if w in header else 0.0) for w, wt in ws.items())
+    return found / total
+
+
+def _proximity(pos: int, occurrences: list[tuple[int, float]]) -> float:
+    return sum(wt / (1.0 + abs(pos - p) / 4.0) for p, wt in occurrences)
+
+
+def _numbers(text: str, q_numbers: set[str], want_year: bool) -> list[re.Match]:
+    out = []
+    for m in _NUMBER.finditer(text):
+        value = re.match(r"[≤≥<>＜＞]?([\d,.]+)", m.group(0)).group(1)
+        if value in q_numbers:
+            continue
+        if not want_year and _YEAR_TOKEN.match(text[m.start():m.end() + 1]) and "年" in text[m.end():m.end() + 1]:
+            continue
+        if not want_year and re.fullmatch(r"(?:19|20)\d{2}", m.group(0)) and text[m.end():m.end() + 1] in "年-":
+            continue
+        out.append(m)
+    return out
+
+
+def _table_candidate(i: int, hit: Hit, question: str, ws: dict, rank_prior: float) -> Candidate | None:
+    """A table row: the cell of the question's year column, else the target (last) year."""
+    text = hit.chunk.text
+    cells = [part.split(": ", 1) for part in text.split("｜")[1:] if ": " in part]
+    cols = {k: v for k, v in cells}
+    year_cols = [k for k in cols if re.fullmatch(r"(?:19|20)\d{2}年", k)]
+    if not year_cols:
+        return None
+    asked = [f"{y}年" for y in years(question) if f"{y}年" in cols]
+    col = asked[0] if asked else year_cols[-1]
+    value = cols[col]
+    if value in ("—", ""):
+        return None
+    name = cols.get("指标名称", "")
+    unit_m = _CELL_UNIT.search(name)
+    unit = unit_m.group(1) if unit_m else ""
+    answer = value if not unit or value.endswith(unit) else value + unit  # 650 + 万户, ≤2 + 天, 98 + %
+    start = text.index(f"{col}: {value}") + len(col) + 2
+    spans = [(start, start + len(value))]
+    if unit_m:
+        u0 = text.index(name) + unit_m.start(1)
+        spans.append((u0, u0 + len(unit)))
+    coverage = _coverage(normalize(text), "", ws)
+    return Candidate(i, answer, text, sorted(spans), coverage, coverage + rank_prior + 0.2,
+                     {"column": col, "table": True})
+
+
+def _clause_at(sentence: str, pos: int) -> tuple[int, int]:
+    a = max((m.end() for m in _CLAUSE_BREAK.finditer(sentence, 0, pos)), default=0)
+    b = next((m.start() for m in _CLAUSE_BREAK.finditer(sentence, pos)), len(sentence))
+    return a, b
+
+
+def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str]) -> list[Candidate]:
+    ws = terms(question)
+    # The last clause of the question says what is asked ("…，其中发明专利申请多少件"):
+    # spans are placed by nearness to its words.
+    focus = terms(re.split(r"[，,]", question)[-1]) or ws
+    focus_total = sum(focus.values()) or 1.0
+    q_numbers = set(re.findall(r"\d+(?:\.\d+)?", normalize(question)))
+    hint = _UNIT_HINT.search(normalize(question))
+    unit_hint = (hint.group(1) or hint.group(2)) if hint else ("%" if _PERCENT_Q.search(question) else "")
+    out: list[Candidate] = []
+    for i, hit in enumerate(hits):
+        c = hit.chunk
+        rank_prior = 0.15 / (i + 1)
+        header = normalize(f"{titles.get(c.doc_id, '')} {c.section}")
+        if c.kind == "table_row":
+            if qtype in ("number", "sentence", "when"):
+                cand = _table_candidate(i, hit, question, ws, rank_prior)
+                if cand:
+                    out.append(cand)
+            continue
+        text = c.text
+        for s in split_sentences(text, 0, len(text)):
+            sentence = text[s.start:s.end]
+            norm = normalize(sentence)
+            if len(norm) != len(sentence):  # positions must line up with the display text
+                norm = sentence
+            coverage = _coverage(norm, header, ws)
+            occ = _positions(norm, focus)
+            base = coverage + rank_prior
+            if qtype == "number":
+                for m in _numbers(sentence, q_numbers, want_year=False):
+                    unit_bonus = 0.0
+                    if unit_hint:
+                        unit_bonus = 0.3 if normalize(m.group(0)).endswith(unit_hint) else -0.2
+                    elif not re.search(r"\D$", m.group(0)):
+                        unit_bonus = -0.1  # a bare number is rarely the answer to 多少
+                    a, b = _clause_at(norm, m.start())
+                    clause = _coverage(norm[a:b], "", focus)
+                    prox = _proximity(m.start(), occ) / focus_total
+                    out.append(Candidate(i, m.group(0).strip(), sentence, [(s.start + m.start(), s.start + m.end())],
+                                         coverage, base + 0.6 * clause + 0.3 * prox + unit_bonus))
+            elif qtype == "who":
+                names = [(m.start(2), m.group(2)) for m in _ROLE_AFTER.finditer(sentence)]
+                names += [(m.start(1), m.group(1)) for m in _ROLE_BEFORE.finditer(sentence)]
+                role_q = re.findall(ROLE, normalize(question))
+                for pos, name in names:
+                    near = sentence[max(0, pos - 6):pos + len(name) + 4]
+                    role_bonus = 0.3 if any(r in normalize(near) for r in role_q) else 0.0
+                    prox = _proximity(pos, occ) / focus_total
+                    out.append(Candidate(i, name, sentence, [(s.start + pos, s.start + pos + len(name))],
+                                         coverage, base + 0.4 * prox + role_bonus))
+            elif qtype == "when":
+                for m in _DATE.finditer(sentence):
+                    prox = _proximity(m.start(), occ) / focus_total
+                    out.append(Candidate(i, m.group(0), sentence, [(s.start + m.start(), s.start + m.end())],
+                                         coverage, base + 0.5 * prox))
+            elif qtype == "list":
+                for m in _ENUM.finditer(sentence):
+                    span = m.group(0).strip()
+                    a = s.start + m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+                    out.append(Candidate(i, span, sentence, [(a, a + len(span))], coverage, base + 0.1))
+                out.append(Candidate(i, sentence.strip(), sentence, [(s.start, s.end)], coverage, base))
+            else:
+                out.append(Candidate(i, sentence.strip(), sentence, [(s.start, s.end)], coverage, base))
+    return out
+
+
+# ---------------------------------------------------------------- checks and choice
+
+
+def grounded(question: str, hit: Hit, doc_region: str, doc_date: str) -> dict[str, bool]:
+    """Whether the passage bears out the places and years the question names."""
+    text = normalize(hit.chunk.search_text)
+    q_regions = regions(question)
+    region_ok = not q_regions or any(
+        r in hit.chunk.region or r in doc_region or r in text for r in q_regions)
+    q_years = years(question)
+    year_ok = not q_years or any(y in text or doc_date.startswith(y) for y in q_years)
+    return {"region": region_ok, "year": year_ok}
+
+
+@dataclass(frozen=True)
+class Choice:
+    candidate: Candidate | None
+    found: bool
+    confidence: float
+    reason: str
+
+
+def choose(question: str, hits: list[Hit], docs: dict, min_coverage: float) -> Choice:
+    """The best grounded candidate, or a refusal with its reason."""
+    qtype = classify(question)
+    titles = {d: info.title for d, info in docs.items()}
+    cands = candidates(question, qtype, hits, titles)
+    if not cands and qtype != "sentence":
+        cands = candidates(question, "sentence", hits, titles)  # no span of the asked kind: best sentence
+    ok = []
+    for c in cands:
+        info = docs.get(hits[c.hit_index].chunk.doc_id)
+        c.checks.update(grounded(question, hits[c.hit_index], info.region if info else "", info.date if info else ""))
+        if c.checks["region"] and c.checks["year"]:
+            ok.append(c)
+    if not ok:
+        reason = "region" if cands and not any(c.checks["region"] for c in cands) else "year"
+        return Choice(max(cands, key=lambda c: c.score) if cands else None, False, 0.0, reason if cands else "empty")
+    best = max(ok, key=lambda c: (c.score, -c.hit_index))
+    confidence = 1.0 / (1.0 + math.exp(-8.0 * (best.coverage - min_coverage)))
+    if best.coverage < min_coverage:
+        return Choice(best, False, round(confidence, 3), "coverage")
+    return Choice(best, True, round(confidence, 3), "ok")

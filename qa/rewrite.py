@@ -1,0 +1,88 @@
+"""Follow-up questions rewritten into standalone ones, deterministically and without an LLM.
+
+    ["2025年市场主体目标是多少"] + "那2020年呢？"   → "2020年市场主体目标是多少"
+    ["湖南全省市场主体总量达到多少"] + "贵州呢？"     → "贵州全省市场主体总量达到多少"
+    ["株洲2020年申请专利多少件"] + "其中发明专利申请多少件？"
+                                                 → "株洲2020年申请专利多少件，其中发明专利申请多少件"
+
+A question that names its own subject is left as it is.
+"""
+from __future__ import annotations
+
+import re
+
+from .metadata import PROVINCES, regions_in
+from .textnorm import normalize
+
+YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+_LEAD = re.compile(r"^(?:那么|那|还有|另外|再问一下|请问|那请问)\s*")
+_TRAIL = re.compile(r"(?:的情况|的话|又|呢|吧|啊|如何)*\s*[？?。！!]*$")
+# What is left of a follow-up once its year and region are taken out, when it asks nothing new.
+_EMPTY_REST = re.compile(r"^(?:的|是|有|为|年|省|市|地区|方面|多少|是多少|怎么样|怎样|情况)*$")
+# A follow-up that leans on the previous question's subject.
+_ANAPHORA = re.compile(r"^(?:其中|其|它|它们|该|这个|这些|这|此|他|她|他们|同期|同时)")
+_SHORT = 8  # characters; a shorter question with no subject of its own is a follow-up
+
+
+def years(text: str) -> list[str]:
+    return YEAR.findall(normalize(text))
+
+
+def regions(text: str) -> list[str]:
+    """Provinces and other places named in a question ("贵州", "株洲"), in order."""
+    simple = normalize(text)
+    found = [p for p in PROVINCES if p in simple]
+    for name in regions_in(simple):
+        if name not in found and not any(name in p or p in name for p in found):
+            found.append(name)
+    return sorted(found, key=simple.find)
+
+
+def _strip(question: str) -> str:
+    q = question.strip()
+    q = _LEAD.sub("", q)
+    return _TRAIL.sub("", q).strip()
+
+
+def _replace_slots(previous: str, new_years: list[str], new_regions: list[str]) -> str:
+    out = _TRAIL.sub("", previous.strip())
+    if new_years:
+        old = years(out)
+        if old:
+            out = re.sub(rf"{old[0]}(\s*年)", rf"{new_years[0]}\1", out, count=1)
+        else:
+            out = f"{new_years[0]}年{out}"
+    if new_regions:
+        old = regions(out)
+        if old:
+            # "湖南省…" → "贵州…": the old suffix may not fit the new place (株洲 is a 市).
+            out = re.sub(rf"{re.escape(old[0])}(?:省|市|自治区)?", new_regions[0], out, count=1)
+        else:
+            out = f"{new_regions[0]}{out}"
+    return out
+
+
+def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
+    """A standalone form of `question`, given the user's earlier questions (oldest first)."""
+    question = question.strip()
+    if not history:
+        return question
+    # Earlier turns may be follow-ups themselves: make each standalone in turn.
+    previous = history[0].strip()
+    for turn in history[1:]:
+        previous = rewrite(turn, [previous])
+
+    core = _strip(question)
+    q_years, q_regions = years(core), regions(core)
+    rest = normalize(core)
+    for y in q_years:
+        rest = re.sub(rf"{y}\s*年", "", rest)
+    for r in q_regions:
+        rest = rest.replace(r, "")
+    rest = rest.strip(" ，,")
+
+    if (q_years or q_regions) and _EMPTY_REST.match(rest):
+        return _replace_slots(previous, q_years, q_regions)
+    if _ANAPHORA.match(core) or (len(core) <= _SHORT and not q_regions):
+        return f"{_TRAIL.sub('', previous)}，{core}"
+    return question
