@@ -48,6 +48,9 @@ class Embedder:
 
         # torch defaults to every core it sees; in a container that may exceed what we are given.
         torch.set_num_threads(num_threads or len(os.sched_getaffinity(0)))
+        # oneDNN builds a kernel for every new input shape; each query has its own length,
+        # which showed as 100 ms+ latency spikes. Plain MKL kernels are as fast here and steady.
+        torch.backends.mkldnn.enabled = False
         path = Path(model).expanduser()
         if _is_local(model):
             if not (path / "modules.json").exists() and not (path / "config.json").exists():

