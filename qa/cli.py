@@ -4,9 +4,11 @@ Library errors are turned into a clean message and exit code in one place (`main
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
@@ -14,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from .errors import QAError
-from .settings import Settings
+from .settings import PROJECT_ROOT, Settings
 from .types import Filters
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -159,6 +161,81 @@ def ask(
     for c in ans.others:
         con.print(Text(f"另见：{c.title}（{c.region or '-'}）{c.text[:80]}…", style="dim"))
     con.print(f"[dim]置信度 {ans.confidence:.2f} · 耗时 {sum(ans.timings_ms.values()):.0f} ms[/]")
+
+
+@app.command(name="eval")
+def eval_(
+    eval_file: Annotated[Optional[Path], typer.Argument(help="评测集 JSONL")] = None,
+    corpus: Annotated[Optional[Path], typer.Option(help="知识库文档（默认 corpus/ 与默认索引）")] = None,
+    retriever: Annotated[str, typer.Option(help="hybrid | dense | bm25")] = "hybrid",
+    k: Annotated[int, typer.Option("--k", help="检索评测的截断名次")] = 10,
+    out: Annotated[Optional[Path], typer.Option(help="报告目录（默认 eval/runs/<时间>-<评测集>）")] = None,
+    compare: Annotated[bool, typer.Option(help="bm25、dense、hybrid 并排比较")] = False,
+    diff: Annotated[Optional[tuple[Path, Path]], typer.Option(help="比较两份 report.json：A B")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="只评测前 N 题")] = None,
+    index: IndexOpt = None, model: ModelOpt = None, as_json: JsonOpt = False,
+):
+    """评测检索与问答：写出 report.json、report.md、report.html。"""
+    from . import evaluate, report  # noqa: PLC0415
+
+    if diff:
+        a, b = (json.loads(Path(p).read_text()) for p in diff)
+        changes = evaluate.diff(a, b)
+        if as_json:
+            _print_json(changes)
+        else:
+            for c in changes:
+                typer.echo(f"[{c['config']}] {c['id']} {c['change']}: {c['question']}  "
+                           f"{c['before']['answer'] or '（拒答）'} → {c['after']['answer'] or '（拒答）'}  "
+                           f"命中名次 {c['before']['hit_rank']} → {c['after']['hit_rank']}")
+            typer.echo(f"{len(changes)} 题结果有变化。")
+        return
+    if eval_file is None:
+        raise typer.BadParameter("需要评测集文件（或用 --diff A B 比较两份报告）")
+    modes = ["bm25", "dense", "hybrid"] if compare else [retriever]
+    if any(m not in ("hybrid", "dense", "bm25") for m in modes):
+        raise typer.BadParameter(f"retriever 必须是 hybrid、dense 或 bm25，当前为 {retriever!r}")
+    settings = _settings(index, model)
+    if corpus is not None and index is None:
+        # Each evaluated corpus gets its own index, built once and reused.
+        tag = hashlib.sha1(str(corpus.resolve()).encode()).hexdigest()[:8]
+        settings = settings.model_copy(update={"index_dir": PROJECT_ROOT / "index" / f"eval-{corpus.stem}-{tag}"})
+    from .service import Service  # noqa: PLC0415
+
+    svc = Service(settings)
+    if corpus is not None:
+        svc.ingest([corpus], replace=True, progress=not as_json)
+    items, problems = evaluate.load_eval_set(eval_file)
+    items = items[:limit] if limit else items
+    configs = evaluate.evaluate_set(svc, items, modes, k=k, progress=not as_json)
+    created = time.strftime("%Y-%m-%dT%H:%M:%S")
+    result = {
+        "set": str(eval_file), "corpus": str(corpus or settings.corpus_dir), "k": k, "created_at": created,
+        "index": {"documents": len(svc.index.docs), "chunks": len(svc.index.chunks),
+                  "model": svc.index.manifest["model"]["identity"], "version": svc.index.manifest.get("version")},
+        "settings": json.loads(settings.model_dump_json()),
+        "problems": [asdict(p) for p in problems], "configs": configs,
+    }
+    out = out or PROJECT_ROOT / "eval" / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{eval_file.stem}"
+    report.write_all(result, out)
+    if as_json:
+        _print_json({"out": str(out), "metrics": {m: c["metrics"] for m, c in configs.items()},
+                     "problems": result["problems"]})
+        return
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title=f"评测：{eval_file.name}（{len(items)} 题）")
+    table.add_column("指标")
+    for m in modes:
+        table.add_column(m, justify="right")
+    for key, values in report.metric_rows(result):
+        table.add_row(key, *(report.fmt(v) for v in values))
+    con = Console()
+    con.print(table)
+    for p in problems:
+        con.print(f"[yellow]跳过[/] {p.message}")
+    con.print(f"报告：{out}/report.html")
 
 
 @app.command()

@@ -18,7 +18,12 @@ YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 _LEAD = re.compile(r"^(?:那么|那|还有|另外|再问一下|请问|那请问)\s*")
 _TRAIL = re.compile(r"(?:的情况|的话|又|呢|吧|啊|如何)*\s*[？?。！!]*$")
 # What is left of a follow-up once its year and region are taken out, when it asks nothing new.
-_EMPTY_REST = re.compile(r"^(?:的|是|有|为|年|省|市|地区|方面|多少|是多少|怎么样|怎样|情况)*$")
+_EMPTY_REST = re.compile(r"^(?:的|是|有|为|年|省|市|全省|全市|地区|方面|多少|是多少|怎么样|怎样|情况)*$")
+# "那消费品质量合格率呢？": the same question about another subject.
+_SWAP = re.compile(r"^(?:那么?|还有)\s*(.+?)(?:的情况|的话)?\s*呢\s*[？?。]*$")
+# The asking part at the end of a question: "…2025年目标是多少" → "目标是多少".
+_ASK_TAIL = re.compile(r"(?:(?:19|20)\d{2}\s*年)?(?:的)?(?:目标|计划)?(?:是|为|有|达到|达)?(?:多少\S{0,2}|几\S{0,2}|谁|什么\S{0,2}|哪些\S{0,2})$")
+_SWAP_MIN = 4  # characters: a shorter subject ("完成率") is a facet of the previous one, not a new one
 # A follow-up that leans on the previous question's subject.
 _ANAPHORA = re.compile(r"^(?:其中|其|它|它们|该|这个|这些|这|此|他|她|他们|同期|同时)")
 _SHORT = 8  # characters; a shorter question with no subject of its own is a follow-up
@@ -83,6 +88,13 @@ def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
 
     if (q_years or q_regions) and _EMPTY_REST.match(rest):
         return _replace_slots(previous, q_years, q_regions)
+    swap = _SWAP.match(question.strip())
+    prev = _TRAIL.sub("", previous)
+    tail = _ASK_TAIL.search(prev)
+    if swap and tail and len(swap.group(1)) >= _SWAP_MIN and not _ANAPHORA.match(core):
+        prev_years = years(prev)
+        year = f"{prev_years[0]}年" if prev_years and prev_years[0] not in tail.group(0) else ""
+        return f"{''.join(regions(prev)[:1])}{year}{swap.group(1)}{tail.group(0)}"
     if _ANAPHORA.match(core) or (len(core) <= _SHORT and not q_regions):
-        return f"{_TRAIL.sub('', previous)}，{core}"
+        return f"{prev}，{core}"
     return question

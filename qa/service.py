@@ -236,6 +236,11 @@ class Service:
     def ask(self, question: str, history: list[str] | tuple[str, ...] = (), filters: Filters | None = None,
             k: int | None = None, mode: Mode | None = None) -> Answer:
         """A short extractive answer with its cited passages, or an honest "not found"."""
+        return self.answer(question, history, filters, k, mode)[0]
+
+    def answer(self, question: str, history: list[str] | tuple[str, ...] = (), filters: Filters | None = None,
+               k: int | None = None, mode: Mode | None = None) -> tuple[Answer, list[Hit]]:
+        """`ask`, also returning the ranked passages retrieved for it (what the evaluation scores)."""
         question = self._check_question(question)
         if len(history) > MAX_HISTORY:
             raise InvalidArgument(f"对话历史过长：{len(history)} 轮，最多 {MAX_HISTORY} 轮")
@@ -251,7 +256,7 @@ class Service:
         t3 = time.perf_counter()
         timings = {"rewrite": round((t1 - t0) * 1000, 1), "retrieve": round((t2 - t1) * 1000, 1),
                    "answer": round((t3 - t2) * 1000, 1)}
-        return compose(question, rewritten, hits, choice, docs, k, timings)
+        return compose(question, rewritten, hits, choice, docs, k, timings), hits
 
     def documents(self) -> list[DocumentInfo]:
         return list(self.index.docs.values())

@@ -1,0 +1,253 @@
+"""Evaluation: ask every question of an eval set through `Service.answer` (the path staff use)
+and score retrieval, answers, refusals and latency.
+
+Retrieval metrics come from ranx over chunk-level relevance: a chunk is relevant when it
+belongs to the question's document (when the set names one) and contains a gold answer or
+the evidence string, after normalisation.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import statistics
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import QAError
+from .textnorm import normalize
+from .types import LoadProblem
+
+log = logging.getLogger(__name__)
+
+K_VALUES = (1, 3, 5, 10)
+_PUNCT = re.compile(r"[\s。，,．！!？?；;：:“”\"'‘’《》「」『』()（）【】\[\]、]+")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+
+
+# ---------------------------------------------------------------- the eval set
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    id: str
+    question: str
+    answers: tuple[str, ...] = ()
+    history: tuple[str, ...] = ()
+    evidence: str = ""
+    doc: str = ""  # the document the answer must come from (`doc` or `context_id`)
+    unanswerable: bool = False
+    type: str = ""
+    line: int = 0
+
+
+def load_eval_set(path: Path) -> tuple[list[EvalItem], list[LoadProblem]]:
+    """Parse a JSONL eval set; a malformed line is reported (with its number) and skipped."""
+    items, problems, seen = [], [], set()
+    with open(path, encoding="utf-8-sig") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict):
+                    raise ValueError("不是 JSON 对象")
+                qid = str(rec.get("id") or f"line{n}")
+                question = rec.get("question")
+                if not isinstance(question, str) or not question.strip():
+                    raise ValueError('缺少 "question"')
+                answers = rec.get("answers", [])
+                if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+                    raise ValueError('"answers" 必须是字符串列表')
+                unanswerable = bool(rec.get("unanswerable", False))
+                if not answers and not unanswerable:
+                    raise ValueError('没有 "answers"，也没有标记 "unanswerable": true')
+                history = rec.get("history", [])
+                if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+                    raise ValueError('"history" 必须是字符串列表')
+                if qid in seen:
+                    raise ValueError(f"id {qid!r} 重复")
+            except (ValueError, json.JSONDecodeError) as e:
+                problems.append(LoadProblem(f"{path}:{n}", "invalid_eval_line", f"第 {n} 行：{e}"))
+                continue
+            seen.add(qid)
+            items.append(EvalItem(
+                id=qid, question=question.strip(), answers=tuple(answers), history=tuple(history),
+                evidence=str(rec.get("evidence") or ""), doc=str(rec.get("doc") or rec.get("context_id") or ""),
+                unanswerable=unanswerable, type=str(rec.get("type") or ""), line=n,
+            ))
+    return items, problems
+
+
+# ---------------------------------------------------------------- answer matching
+
+
+def norm_answer(text: str) -> str:
+    """Traditional → simplified, full → half width, no spaces, punctuation or thousands separators."""
+    return _PUNCT.sub("", _THOUSANDS.sub("", normalize(text))).lower()
+
+
+def matches(predicted: str, gold: str) -> bool:
+    """`gold` occurs in `predicted`, and a number in it matches as a whole number ("6" ≠ "650")."""
+    p, g = norm_answer(predicted), norm_answer(gold)
+    if not g:
+        return False
+    for m in re.finditer(re.escape(g), p):
+        before = p[m.start() - 1] if m.start() else ""
+        after = p[m.end()] if m.end() < len(p) else ""
+        if g[0].isdigit() and (before.isdigit() or before == "."):
+            continue
+        if g[-1].isdigit() and (after.isdigit() or after == "." and p[m.end() + 1:m.end() + 2].isdigit()):
+            continue
+        return True
+    return False
+
+
+def char_f1(predicted: str, gold: str) -> float:
+    """CMRC-style character F1."""
+    p, g = norm_answer(predicted), norm_answer(gold)
+    common = sum((Counter(p) & Counter(g)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(p), common / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass
+class Outcome:
+    id: str
+    question: str
+    history: list[str]
+    rewritten: str
+    type: str
+    unanswerable: bool
+    expected: list[str]
+    found: bool
+    answer: str
+    correct: bool  # the right answer, or a refusal of an unanswerable question
+    exact: bool
+    f1: float
+    hit_rank: int | None  # rank of the first relevant retrieved chunk
+    relevant: int  # relevant chunks in the index
+    latency_ms: float
+    confidence: float
+    top: list[dict] = field(default_factory=list)  # the first citations, for the report
+    error: str = ""
+
+
+def relevant_chunks(index, item: EvalItem) -> set[str]:
+    """Chunk ids that can support the item's answer."""
+    needles = [norm_answer(x) for x in (item.evidence, *item.answers) if norm_answer(x)]
+    chunks = index.chunks_of(item.doc) if item.doc else index.chunks
+    return {c.chunk_id for c in chunks if any(n in norm_answer(c.text) for n in needles)}
+
+
+def run(svc, items: list[EvalItem], mode: str = "hybrid", k: int = 10, progress: bool = False
+        ) -> tuple[list[Outcome], dict[str, dict[str, float]], dict[str, dict[str, int]]]:
+    """Ask every item; returns the outcomes plus the ranx run and qrels."""
+    from tqdm import tqdm  # noqa: PLC0415
+
+    index = svc.index
+    outcomes, ranx_run, qrels = [], {}, {}
+    for item in tqdm(items, desc=f"eval {mode}", unit="问", disable=not progress, leave=False):
+        t = time.perf_counter()
+        try:
+            answer, hits = svc.answer(item.question, item.history, k=k, mode=mode)
+        except QAError as e:  # a question the service refuses as invalid is scored as failed
+            outcomes.append(Outcome(item.id, item.question, list(item.history), "", item.type, item.unanswerable,
+                                    list(item.answers), False, "", False, False, 0.0, None, 0,
+                                    (time.perf_counter() - t) * 1000, 0.0, error=e.message))
+            continue
+        latency = (time.perf_counter() - t) * 1000
+        hits = hits[:k]
+        relevant = relevant_chunks(index, item) if not item.unanswerable else set()
+        hit_rank = next((i + 1 for i, h in enumerate(hits) if h.chunk.chunk_id in relevant), None)
+        if item.unanswerable:
+            correct, exact, f1 = not answer.found, not answer.found, float(not answer.found)
+        else:
+            correct = answer.found and any(matches(answer.answer, g) for g in item.answers)
+            exact = answer.found and any(norm_answer(answer.answer) == norm_answer(g) for g in item.answers)
+            f1 = max((char_f1(answer.answer, g) for g in item.answers), default=0.0) if answer.found else 0.0
+            # ranx needs a relevant chunk per query: a question with none counts as a miss.
+            qrels[item.id] = {cid: 1 for cid in relevant} or {"__no_relevant_chunk__": 1}
+            ranx_run[item.id] = {h.chunk.chunk_id: float(len(hits) - i) for i, h in enumerate(hits)} \
+                or {"__nothing_retrieved__": 0.0}
+        top = [{"doc_id": c.doc_id, "region": c.region, "kind": c.kind, "text": c.text[:160]}
+               for c in answer.citations[:3]]
+        outcomes.append(Outcome(
+            item.id, item.question, list(item.history), answer.rewritten_question, item.type, item.unanswerable,
+            list(item.answers), answer.found, answer.answer, correct, exact, round(f1, 4), hit_rank,
+            len(relevant), round(latency, 1), answer.confidence, top,
+        ))
+    return outcomes, ranx_run, qrels
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return round(a / b, 4) if b else None
+
+
+def score(outcomes: list[Outcome], ranx_run: dict, qrels: dict, k: int = 10) -> dict:
+    """Every figure of one configuration."""
+    from ranx import Qrels, Run, evaluate  # noqa: PLC0415
+
+    answerable = [o for o in outcomes if not o.unanswerable]
+    unanswerable = [o for o in outcomes if o.unanswerable]
+    metrics: dict = {"questions": len(outcomes), "answerable": len(answerable), "unanswerable": len(unanswerable)}
+    if qrels:
+        names = [f"hit_rate@{n}" for n in K_VALUES if n <= k] + [f"mrr@{k}", f"ndcg@{k}", f"recall@{k}"]
+        scores = evaluate(Qrels(qrels), Run(ranx_run), names, make_comparable=True)
+        for name, value in scores.items():
+            metrics[name.replace("hit_rate", "hit")] = round(float(value), 4)
+    metrics["answer_accuracy"] = _ratio(sum(o.correct for o in answerable), len(answerable))
+    metrics["answer_exact"] = _ratio(sum(o.exact for o in answerable), len(answerable))
+    metrics["answer_f1"] = round(statistics.fmean(o.f1 for o in answerable), 4) if answerable else None
+    refused = [o for o in outcomes if not o.found]
+    metrics["refusal_precision"] = _ratio(sum(o.unanswerable for o in refused), len(refused))
+    metrics["refusal_recall"] = _ratio(sum(not o.found for o in unanswerable), len(unanswerable))
+    answered = [o for o in outcomes if o.found]
+    metrics["wrong_answer_rate"] = _ratio(sum(not o.correct for o in answered), len(answered))
+    metrics["overall_accuracy"] = _ratio(sum(o.correct for o in outcomes), len(outcomes))
+    lat = sorted(o.latency_ms for o in outcomes)
+    if lat:
+        metrics["latency_p50_ms"] = round(statistics.median(lat), 1)
+        metrics["latency_p95_ms"] = round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 1)
+    by_type: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        by_type.setdefault(o.type or "-", []).append(o)
+    metrics["accuracy_by_type"] = {t: _ratio(sum(o.correct for o in os_), len(os_)) for t, os_ in sorted(by_type.items())}
+    return metrics
+
+
+def evaluate_set(svc, items: list[EvalItem], modes: list[str], k: int = 10, progress: bool = False) -> dict:
+    """Run and score each retriever configuration; the result is what report.json holds."""
+    configs = {}
+    for mode in modes:
+        outcomes, ranx_run, qrels = run(svc, items, mode=mode, k=k, progress=progress)
+        configs[mode] = {"metrics": score(outcomes, ranx_run, qrels, k), "outcomes": [asdict(o) for o in outcomes]}
+        log.info("eval %s: %s", mode, {m: v for m, v in configs[mode]["metrics"].items() if m != "accuracy_by_type"})
+    return configs
+
+
+def diff(a: dict, b: dict) -> list[dict]:
+    """Questions whose outcome changed between two reports (per configuration present in both)."""
+    changes = []
+    for mode in [m for m in a["configs"] if m in b["configs"]]:
+        before = {o["id"]: o for o in a["configs"][mode]["outcomes"]}
+        for o in b["configs"][mode]["outcomes"]:
+            old = before.get(o["id"])
+            if old is None:
+                continue
+            if old["correct"] != o["correct"] or old["hit_rank"] != o["hit_rank"]:
+                changes.append({
+                    "config": mode, "id": o["id"], "question": o["question"],
+                    "before": {"correct": old["correct"], "answer": old["answer"], "hit_rank": old["hit_rank"]},
+                    "after": {"correct": o["correct"], "answer": o["answer"], "hit_rank": o["hit_rank"]},
+                    "change": "fixed" if o["correct"] and not old["correct"]
+                    else "broken" if old["correct"] and not o["correct"] else "rank",
+                })
+    return changes
