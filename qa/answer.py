@@ -31,17 +31,21 @@ _QUESTION_WORDS = {"多少", "几", "谁", "哪些", "哪个", "哪位", "什么
 
 ROLE = r"党组书记|副局长|局长|副厅长|厅长|主任|副主任|市长|副市长|省长|副省长|书记|部长|处长|主席|记者|作者|董事长|总经理"
 _ROLE_AFTER = re.compile(rf"({ROLE})[、，,]?([\u4e00-\u9fff]{{2,3}}?)(?=[出对在表作主任率带说指强要称、，,。：:（(\s]|$)")
+_BYLINE = re.compile(r"(?:□|作者[:：]\s*|记者\s*|文/\s*)([\u4e00-\u9fff]{2,3})(?=[\s，,）)]|$)")
 _ROLE_BEFORE = re.compile(rf"(?:^|(?<=[，,、。；;\s□]))([\u4e00-\u9fff]{{2,3}})(?={ROLE})")
 
 _MAGNITUDE = "万|萬|亿|億|千|百"
 _UNITS = ("批次/千人|批次|个工作日|個工作日|户|戶|家|件|只|个|個|项|項|元|人|名|天|次|台|條|条|所|倍|起|份|张|張|处|處|"
           "类|類|部|吨|噸|辆|輛|小时|小時|公里|平方米|%|％")
-_NUMBER = re.compile(rf"[≤≥<>＜＞]?\d+(?:,\d{{3}})*(?:\.\d+)?(?:\s*(?:{_MAGNITUDE}))?(?:\s*(?:{_UNITS}))?")
-_YEAR_TOKEN = re.compile(r"^(?:19|20)\d{2}年")
+_NUMBER = re.compile(rf"[≤≥<>＜＞]?\d+(?:,\d{{3}})*(?:\.\d+)?(?:多|余)?(?:\s*(?:{_MAGNITUDE}))?(?:多|余)?(?:\s*(?:{_UNITS}))?")
 _DATE = re.compile(r"(?:\d{4}年)?\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}-\d{1,2}|\d{4}年\d{1,2}月|(?:19|20)\d{2}年")
 _ENUM = re.compile(r"[^，,。；;：:！？!?]*?[^，,。；;：:、！？!?]+(?:、[^，,。；;：:、！？!?]+){2,}")
 _UNIT_HINT = re.compile(rf"多少\s*((?:{_MAGNITUDE})?(?:{_UNITS}))|几\s*((?:{_MAGNITUDE})?(?:{_UNITS}))")
 _PERCENT_Q = re.compile(r"比例|比重|百分之|占比|率")
+# What a question's wording says about the unit of its answer.
+_UNIT_WORDS = ((re.compile(r"金额|资金|罚没|多少钱|费用|收入|融资|投资|担保"), "元"),
+               (re.compile(r"多久|多长时间|几天|时间"), "天|分钟|小时|工作日|日"),
+               (re.compile(r"人数|多少人"), "人"))
 _CELL_UNIT = re.compile(r"[(（]([^()（）]+)[)）]\s*$")
 _CLAUSE_BREAK = re.compile(r"[，,；;：:]")
 
@@ -102,21 +106,22 @@ def _proximity(pos: int, occurrences: list[tuple[int, float]]) -> float:
     return sum(wt / (1.0 + abs(pos - p) / 4.0) for p, wt in occurrences)
 
 
-def _numbers(text: str, q_numbers: set[str], want_year: bool) -> list[re.Match]:
+def _numbers(text: str, q_numbers: set[str]) -> list[re.Match]:
+    """Quantities in `text`: years, parts of dates and numbers the question itself states are not answers."""
     out = []
     for m in _NUMBER.finditer(text):
         value = re.match(r"[≤≥<>＜＞]?([\d,.]+)", m.group(0)).group(1)
-        if value in q_numbers:
+        after = text[m.end():m.end() + 1]
+        before = text[m.start() - 1:m.start()] if m.start() else ""
+        if value in q_numbers or after in "年月日号-/:：" and after or before in "-/:：" and before:
             continue
-        if not want_year and _YEAR_TOKEN.match(text[m.start():m.end() + 1]) and "年" in text[m.end():m.end() + 1]:
-            continue
-        if not want_year and re.fullmatch(r"(?:19|20)\d{2}", m.group(0)) and text[m.end():m.end() + 1] in "年-":
+        if re.fullmatch(r"(?:19|20)\d{2}", m.group(0)):  # a bare year
             continue
         out.append(m)
     return out
 
 
-def _table_candidate(i: int, hit: Hit, question: str, ws: dict, rank_prior: float) -> Candidate | None:
+def _table_candidate(i: int, hit: Hit, question: str, ws: dict, focus: dict, rank_prior: float) -> Candidate | None:
     """A table row: the cell of the question's year column, else the target (last) year."""
     text = hit.chunk.text
     cells = [part.split(": ", 1) for part in text.split("｜")[1:] if ": " in part]
@@ -139,8 +144,10 @@ def _table_candidate(i: int, hit: Hit, question: str, ws: dict, rank_prior: floa
         u0 = text.index(name) + unit_m.start(1)
         spans.append((u0, u0 + len(unit)))
     coverage = _coverage(normalize(text), "", ws)
-    return Candidate(i, answer, text, sorted(spans), coverage, coverage + rank_prior + 0.2,
-                     {"column": col, "table": True})
+    # Scored like a number in prose whose clause is the indicator's name, sitting right beside it.
+    support = _coverage(normalize(name), "", focus)
+    score = coverage + rank_prior + 0.6 * support + 0.3 + (0.2 if asked else 0.0)
+    return Candidate(i, answer, text, sorted(spans), coverage, score, {"column": col, "support": support})
 
 
 def _clause_at(sentence: str, pos: int) -> tuple[int, int]:
@@ -158,6 +165,8 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
     q_numbers = set(re.findall(r"\d+(?:\.\d+)?", normalize(question)))
     hint = _UNIT_HINT.search(normalize(question))
     unit_hint = (hint.group(1) or hint.group(2)) if hint else ("%" if _PERCENT_Q.search(question) else "")
+    if not unit_hint:
+        unit_hint = next((u for pattern, u in _UNIT_WORDS if pattern.search(normalize(question))), "")
     out: list[Candidate] = []
     for i, hit in enumerate(hits):
         c = hit.chunk
@@ -165,10 +174,12 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
         header = normalize(f"{titles.get(c.doc_id, '')} {c.section}")
         if c.kind == "table_row":
             if qtype in ("number", "sentence", "when"):
-                cand = _table_candidate(i, hit, question, ws, rank_prior)
+                cand = _table_candidate(i, hit, question, ws, focus, rank_prior)
                 if cand:
                     out.append(cand)
             continue
+        if c.kind == "table" and qtype in ("number", "when"):
+            continue  # its rows are chunks of their own, with their columns named
         text = c.text
         for s in split_sentences(text, 0, len(text)):
             sentence = text[s.start:s.end]
@@ -179,20 +190,23 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
             occ = _positions(norm, focus)
             base = coverage + rank_prior
             if qtype == "number":
-                for m in _numbers(sentence, q_numbers, want_year=False):
+                for m in _numbers(sentence, q_numbers):
                     unit_bonus = 0.0
                     if unit_hint:
-                        unit_bonus = 0.3 if normalize(m.group(0)).endswith(unit_hint) else -0.2
+                        unit_bonus = 0.3 if re.search(rf"(?:{unit_hint})$", normalize(m.group(0))) else -0.2
                     elif not re.search(r"\D$", m.group(0)):
                         unit_bonus = -0.1  # a bare number is rarely the answer to 多少
                     a, b = _clause_at(norm, m.start())
                     clause = _coverage(norm[a:b], "", focus)
                     prox = _proximity(m.start(), occ) / focus_total
                     out.append(Candidate(i, m.group(0).strip(), sentence, [(s.start + m.start(), s.start + m.end())],
-                                         coverage, base + 0.6 * clause + 0.3 * prox + unit_bonus))
+                                         coverage, base + 0.6 * clause + 0.3 * prox + unit_bonus,
+                                         {"support": max(clause, min(prox, 1.0))}))
             elif qtype == "who":
-                names = [(m.start(2), m.group(2)) for m in _ROLE_AFTER.finditer(sentence)]
-                names += [(m.start(1), m.group(1)) for m in _ROLE_BEFORE.finditer(sentence)]
+                # Matched on the simplified form (記者 → 记者); positions are the same.
+                names = [(m.start(2), sentence[m.start(2):m.end(2)]) for m in _ROLE_AFTER.finditer(norm)]
+                names += [(m.start(1), sentence[m.start(1):m.end(1)]) for m in _ROLE_BEFORE.finditer(norm)]
+                names += [(m.start(1), sentence[m.start(1):m.end(1)]) for m in _BYLINE.finditer(norm)]
                 role_q = re.findall(ROLE, normalize(question))
                 for pos, name in names:
                     near = sentence[max(0, pos - 6):pos + len(name) + 4]
@@ -219,15 +233,38 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
 # ---------------------------------------------------------------- checks and choice
 
 
-def grounded(question: str, hit: Hit, doc_region: str, doc_date: str) -> dict[str, bool]:
-    """Whether the passage bears out the places and years the question names."""
+_YEAR_IN = re.compile(r"((?:19|20)\d{2})\s*年")
+
+
+def grounded(question: str, hit: Hit, cand: Candidate, doc_region: str, doc_date: str) -> dict[str, bool]:
+    """Whether the passage bears out the places and years the question names.
+
+    A year must be the one the answering sentence speaks of; a sentence naming no year
+    borrows its passage's (or document's) years.
+    """
     text = normalize(hit.chunk.search_text)
+    sentence = normalize(cand.sentence)
     q_regions = regions(question)
     region_ok = not q_regions or any(
-        r in hit.chunk.region or r in doc_region or r in text for r in q_regions)
-    q_years = years(question)
-    year_ok = not q_years or any(y in text or doc_date.startswith(y) for y in q_years)
+        r in hit.chunk.region or r in doc_region or r in sentence for r in q_regions)
+    q_years = set(years(question))
+    said = set(_YEAR_IN.findall(sentence))
+    if not q_years:
+        year_ok = True
+    elif said:
+        year_ok = bool(q_years & said)
+    else:
+        year_ok = any(y in text or doc_date.startswith(y) for y in q_years)
     return {"region": region_ok, "year": year_ok}
+
+
+@dataclass(frozen=True)
+class RefusalParams:
+    """When a grounded answer is still too weak to give (calibrated by scripts/calibrate_refusal.py)."""
+
+    min_coverage: float = 0.3  # below this share of the question's words: refuse
+    weak_coverage: float = 0.5  # below this, refuse unless the passage is semantically close …
+    min_dense: float = 0.875  # … i.e. its cosine similarity to the question reaches this
 
 
 @dataclass(frozen=True)
@@ -238,7 +275,7 @@ class Choice:
     reason: str
 
 
-def choose(question: str, hits: list[Hit], docs: dict, min_coverage: float) -> Choice:
+def choose(question: str, hits: list[Hit], docs: dict, params: RefusalParams = RefusalParams()) -> Choice:
     """The best grounded candidate, or a refusal with its reason."""
     qtype = classify(question)
     titles = {d: info.title for d, info in docs.items()}
@@ -248,14 +285,24 @@ def choose(question: str, hits: list[Hit], docs: dict, min_coverage: float) -> C
     ok = []
     for c in cands:
         info = docs.get(hits[c.hit_index].chunk.doc_id)
-        c.checks.update(grounded(question, hits[c.hit_index], info.region if info else "", info.date if info else ""))
+        c.checks.update(grounded(question, hits[c.hit_index], c, info.region if info else "",
+                                 info.date if info else ""))
         if c.checks["region"] and c.checks["year"]:
             ok.append(c)
     if not ok:
         reason = "region" if cands and not any(c.checks["region"] for c in cands) else "year"
         return Choice(max(cands, key=lambda c: c.score) if cands else None, False, 0.0, reason if cands else "empty")
     best = max(ok, key=lambda c: (c.score, -c.hit_index))
-    confidence = 1.0 / (1.0 + math.exp(-8.0 * (best.coverage - min_coverage)))
-    if best.coverage < min_coverage:
-        return Choice(best, False, round(confidence, 3), "coverage")
-    return Choice(best, True, round(confidence, 3), "ok")
+    dense = [h.dense_score for h in hits if h.dense_score is not None]
+    dense_max = max(dense) if dense else None
+    margin = 6.0 * (best.coverage - params.min_coverage)
+    if dense_max is not None:
+        margin += 30.0 * (dense_max - params.min_dense)
+    confidence = round(1.0 / (1.0 + math.exp(-margin)), 3)
+    if best.checks.get("support", 1.0) == 0.0:
+        return Choice(best, False, confidence, "unsupported")  # no question word near the number
+    if best.coverage < params.min_coverage:
+        return Choice(best, False, confidence, "coverage")
+    if dense_max is not None and dense_max < params.min_dense and best.coverage < params.weak_coverage:
+        return Choice(best, False, confidence, "distant")
+    return Choice(best, True, confidence, "ok")

@@ -252,7 +252,8 @@ class Service:
         hits = self.search(rewritten, k=max(k, self.settings.answer_passages), filters=filters, mode=mode)
         t2 = time.perf_counter()
         docs = self.index.docs
-        choice = answering.choose(rewritten, hits, docs, self.settings.min_coverage)
+        choice = answering.choose(rewritten, hits, docs, answering.RefusalParams(
+            self.settings.min_coverage, self.settings.weak_coverage, self.settings.min_dense))
         t3 = time.perf_counter()
         timings = {"rewrite": round((t1 - t0) * 1000, 1), "retrieve": round((t2 - t1) * 1000, 1),
                    "answer": round((t3 - t2) * 1000, 1)}

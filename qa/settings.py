@@ -55,8 +55,10 @@ class Settings(BaseSettings):
     # Weight of a query year found in a passage, as a fusion vote at rank 1.
     year_weight: float = Field(0.5, ge=0)
 
-    # Answering: how many retrieved passages an answer may come from, and the share of
-    # the question's words a passage must cover to be answered from (calibrated on
-    # eval/seed_questions.jsonl, see README).
+    # Answering: how many retrieved passages an answer may come from, and when a grounded
+    # answer is still refused (calibrated on eval/seed_questions.jsonl by
+    # scripts/calibrate_refusal.py; min_dense is on the default model's cosine scale).
     answer_passages: int = Field(8, ge=1, le=50)
-    min_coverage: float = Field(0.6, ge=0, le=1)
+    min_coverage: float = Field(0.3, ge=0, le=1)
+    weak_coverage: float = Field(0.5, ge=0, le=1)
+    min_dense: float = Field(0.875, ge=-1, le=1)
