@@ -31,6 +31,7 @@ _QUESTION_WORDS = {"多少", "几", "谁", "哪些", "哪个", "哪位", "什么
 
 ROLE = r"党组书记|副局长|局长|副厅长|厅长|主任|副主任|市长|副市长|省长|副省长|书记|部长|处长|主席|记者|作者|董事长|总经理"
 _ROLE_AFTER = re.compile(rf"({ROLE})[、，,]?([\u4e00-\u9fff]{{2,3}}?)(?=[出对在表作主任率带说指强要称、，,。：:（(\s]|$)")
+_NOT_NAME = re.compile(r"[任担由为的和是在等及与对将把被从向到了着过省市县局长重要]$|^[的和是在等及与对将把被从到作出表主率带说指强要称]")
 _BYLINE = re.compile(r"(?:□|作者[:：]\s*|记者\s*|文/\s*)([\u4e00-\u9fff]{2,3})(?=[\s，,）)]|$)")
 _ROLE_BEFORE = re.compile(rf"(?:^|(?<=[，,、。；;\s□]))([\u4e00-\u9fff]{{2,3}})(?={ROLE})")
 
@@ -63,14 +64,15 @@ def classify(question: str) -> str:
     return "sentence"
 
 
-def terms(question: str) -> dict[str, float]:
-    """The question's content words with weights (longer and numeric words say more)."""
+def terms(question: str, idf=None) -> dict[str, float]:
+    """The question's content words with weights: rare words in the knowledge base (`idf`)
+    say more than common ones ("护照" more than "申请"); without `idf`, longer words do."""
     stop = stopwords()
     out: dict[str, float] = {}
     for w in split(normalize(question)):
         if w in _QUESTION_WORDS or w in stop or len(w) < 2 and not w.isdigit():
             continue
-        out[w] = min(len(w), 4) * (1.5 if w.isdigit() else 1.0)
+        out[w] = (idf(w) if idf else min(len(w), 4)) * (1.5 if w.isdigit() else 1.0)
     return out
 
 
@@ -145,7 +147,10 @@ def _table_candidate(i: int, hit: Hit, question: str, ws: dict, focus: dict, ran
         spans.append((u0, u0 + len(unit)))
     coverage = _coverage(normalize(text), "", ws)
     # Scored like a number in prose whose clause is the indicator's name, sitting right beside it.
-    support = _coverage(normalize(name), "", focus)
+    # The chosen column is part of what the row says: "2020年" for a question about 2020, and
+    # the last year column of a plan's indicator table is its target (目标).
+    said = f"{name} {col}" + (" 目标 预期 规划" if col == year_cols[-1] else "")
+    support = _coverage(normalize(said), "", focus)
     score = coverage + rank_prior + 0.6 * support + 0.3 + (0.2 if asked else 0.0)
     return Candidate(i, answer, text, sorted(spans), coverage, score, {"column": col, "support": support})
 
@@ -156,13 +161,15 @@ def _clause_at(sentence: str, pos: int) -> tuple[int, int]:
     return a, b
 
 
-def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str]) -> list[Candidate]:
-    ws = terms(question)
+def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str], idf=None) -> list[Candidate]:
+    ws = terms(question, idf)
     # The last clause of the question says what is asked ("…，其中发明专利申请多少件"):
     # spans are placed by nearness to its words.
-    focus = terms(re.split(r"[，,]", question)[-1]) or ws
+    focus = terms(re.split(r"[，,]", question)[-1], idf) or ws
     focus_total = sum(focus.values()) or 1.0
     q_numbers = set(re.findall(r"\d+(?:\.\d+)?", normalize(question)))
+    quoted = re.findall(r"“([^”]{2,12})”", normalize(question))
+    day_asked = bool(re.search(r"哪一?天|日期|几月|几号", normalize(question)))
     hint = _UNIT_HINT.search(normalize(question))
     unit_hint = (hint.group(1) or hint.group(2)) if hint else ("%" if _PERCENT_Q.search(question) else "")
     if not unit_hint:
@@ -173,7 +180,7 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
         rank_prior = 0.15 / (i + 1)
         header = normalize(f"{titles.get(c.doc_id, '')} {c.section}")
         if c.kind == "table_row":
-            if qtype in ("number", "sentence", "when"):
+            if qtype in ("number", "sentence"):
                 cand = _table_candidate(i, hit, question, ws, focus, rank_prior)
                 if cand:
                     out.append(cand)
@@ -201,7 +208,7 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
                     prox = _proximity(m.start(), occ) / focus_total
                     out.append(Candidate(i, m.group(0).strip(), sentence, [(s.start + m.start(), s.start + m.end())],
                                          coverage, base + 0.6 * clause + 0.3 * prox + unit_bonus,
-                                         {"support": max(clause, min(prox, 1.0))}))
+                                         {"support": clause}))
             elif qtype == "who":
                 # Matched on the simplified form (記者 → 记者); positions are the same.
                 names = [(m.start(2), sentence[m.start(2):m.end(2)]) for m in _ROLE_AFTER.finditer(norm)]
@@ -209,17 +216,24 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
                 names += [(m.start(1), sentence[m.start(1):m.end(1)]) for m in _BYLINE.finditer(norm)]
                 role_q = re.findall(ROLE, normalize(question))
                 for pos, name in names:
-                    near = sentence[max(0, pos - 6):pos + len(name) + 4]
-                    role_bonus = 0.3 if any(r in normalize(near) for r in role_q) else 0.0
+                    if _NOT_NAME.search(normalize(name)):
+                        continue
+                    near = normalize(sentence[max(0, pos - 8):pos + len(name) + 4])
+                    if role_q and not any(r in near for r in role_q):
+                        continue  # asked for a 局长, this is a 记者
                     prox = _proximity(pos, occ) / focus_total
                     out.append(Candidate(i, name, sentence, [(s.start + pos, s.start + pos + len(name))],
-                                         coverage, base + 0.4 * prox + role_bonus))
+                                         coverage, base + 0.8 * prox))
             elif qtype == "when":
                 for m in _DATE.finditer(sentence):
+                    if day_asked and re.fullmatch(r"(?:19|20)\d{2}年", m.group(0)):
+                        continue  # asked for a day, a bare year is not an answer
                     prox = _proximity(m.start(), occ) / focus_total
                     out.append(Candidate(i, m.group(0), sentence, [(s.start + m.start(), s.start + m.end())],
                                          coverage, base + 0.5 * prox))
             elif qtype == "list":
+                if quoted and not all(x in norm for x in quoted):
+                    continue  # "“五个安全”是哪些": only a sentence that speaks of “五个安全”
                 for m in _ENUM.finditer(sentence):
                     span = m.group(0).strip()
                     a = s.start + m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
@@ -258,13 +272,24 @@ def grounded(question: str, hit: Hit, cand: Candidate, doc_region: str, doc_date
     return {"region": region_ok, "year": year_ok}
 
 
+_QUOTED_TITLE = re.compile(r"《([^》]{4,60})》")
+
+
+def _named_documents(question: str, docs: dict) -> set[str]:
+    """Documents whose title the question quotes in 《》 ("《以精准监管助推湖南高质量发展》一文")."""
+    out = set()
+    for quoted in _QUOTED_TITLE.findall(normalize(question)):
+        out |= {d for d, info in docs.items() if quoted in normalize(info.title) or normalize(info.title) in quoted}
+    return out
+
+
 @dataclass(frozen=True)
 class RefusalParams:
     """When a grounded answer is still too weak to give (calibrated by scripts/calibrate_refusal.py)."""
 
-    min_coverage: float = 0.3  # below this share of the question's words: refuse
-    weak_coverage: float = 0.5  # below this, refuse unless the passage is semantically close …
-    min_dense: float = 0.875  # … i.e. its cosine similarity to the question reaches this
+    min_coverage: float = 0.2  # below this share of the question's words: refuse
+    weak_coverage: float = 0.45  # below this, refuse unless the passage is semantically close …
+    min_dense: float = 0.905  # … i.e. its cosine similarity to the question reaches this
 
 
 @dataclass(frozen=True)
@@ -275,19 +300,25 @@ class Choice:
     reason: str
 
 
-def choose(question: str, hits: list[Hit], docs: dict, params: RefusalParams = RefusalParams()) -> Choice:
-    """The best grounded candidate, or a refusal with its reason."""
+def choose(question: str, hits: list[Hit], docs: dict, params: RefusalParams = RefusalParams(),
+           idf=None) -> Choice:
+    """The best grounded candidate, or a refusal with its reason. `idf(word)` weighs the question's words."""
     qtype = classify(question)
     titles = {d: info.title for d, info in docs.items()}
-    cands = candidates(question, qtype, hits, titles)
-    if not cands and qtype != "sentence":
-        cands = candidates(question, "sentence", hits, titles)  # no span of the asked kind: best sentence
+    cands = candidates(question, qtype, hits, titles, idf)
+    if not cands and qtype in ("number", "when"):
+        # No span of the asked kind: the best sentence (e.g. "三十四证合一" is a number in words).
+        cands = [c for c in candidates(question, "sentence", hits, titles, idf)
+                 if hits[c.hit_index].chunk.kind == "text"]
+    named = _named_documents(question, docs)
     ok = []
     for c in cands:
         info = docs.get(hits[c.hit_index].chunk.doc_id)
         c.checks.update(grounded(question, hits[c.hit_index], c, info.region if info else "",
                                  info.date if info else ""))
-        if c.checks["region"] and c.checks["year"]:
+        # A question that names its document (《…》) is answered from that one.
+        c.checks["document"] = not named or hits[c.hit_index].chunk.doc_id in named
+        if c.checks["region"] and c.checks["year"] and c.checks["document"]:
             ok.append(c)
     if not ok:
         reason = "region" if cands and not any(c.checks["region"] for c in cands) else "year"

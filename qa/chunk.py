@@ -21,7 +21,7 @@ from .types import Chunk, Document
 
 # Bump whenever chunk boundaries or texts change: an index built by another
 # version is refused on load, so stale chunks never mix with new ones.
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 
 _CN_NUM = "一二三四五六七八九十百零〇"
 _HEADINGS = (  # (pattern on the simplified line, level)
@@ -38,6 +38,9 @@ _NUMBERED_LEVEL = 4
 _GENERIC_LEVEL = 2
 _GENERIC_MAX = 30
 _NOT_GENERIC = re.compile(r"[。；;！!？?，,:：]$|^[(（\[【□]|^\d{4}[-年/.]\d{1,2}|发布|来源|日期\s*[:：]")
+_GENERIC_TIGHT = 24
+_ANY_PUNCT = re.compile(r"[。；;！!？?，,:：、“”\"]")
+_PROSE_MIN = 60  # characters of the next line for a tight heading
 _BARE_LABEL = re.compile(r"^关键词\s*\d+$")  # "关键词4" alone: its words are on the next line
 _HEADING_SHOWN = 40  # characters of a heading kept in the section path
 
@@ -69,7 +72,7 @@ def _lines(text: str):
         pos += len(line) + 1
 
 
-def heading_level(line: str, after_blank: bool) -> tuple[int, bool] | None:
+def heading_level(line: str, after_blank: bool, before_prose: bool = False) -> tuple[int, bool] | None:
     """(level, generic) of a heading line, or None if the line is content."""
     simple = normalize(line.strip())
     if not simple:
@@ -82,6 +85,9 @@ def heading_level(line: str, after_blank: bool) -> tuple[int, bool] | None:
             if len(simple) <= 60:
                 return level, False
     if after_blank and len(simple) <= _GENERIC_MAX and not _NOT_GENERIC.search(simple):
+        return _GENERIC_LEVEL, True
+    # A short unpunctuated line wedged between paragraphs ("2020年全省市场监管部门交出靓丽成绩单").
+    if before_prose and len(simple) <= _GENERIC_TIGHT and not _ANY_PUNCT.search(simple):
         return _GENERIC_LEVEL, True
     return None
 
@@ -281,7 +287,9 @@ class _Chunker:
                 self.box(lines[i:j])
                 i, after_blank = j, False
                 continue
-            heading = heading_level(stripped, after_blank)
+            nxt = lines[i + 1][2].strip() if i + 1 < len(lines) else ""
+            before_prose = len(nxt) >= _PROSE_MIN or bool(nxt) and heading_level(nxt, False) is not None
+            heading = heading_level(stripped, after_blank, before_prose=before_prose)
             if heading is not None:
                 self.push(heading[0], stripped, generic=heading[1])
             else:

@@ -25,6 +25,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="索引目录（默认 QA_INDEX_DIR 或 index/default）")]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="嵌入模型：本地文件夹或 sentence-transformers 名称")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON，供脚本使用")]
+DocOpt = Annotated[Optional[list[str]], typer.Option(help="只在这些文档中检索")]
+RegionOpt = Annotated[Optional[list[str]], typer.Option(help="只检索这些地区")]
+KindOpt = Annotated[Optional[list[str]], typer.Option(help="文档类型：规划、新闻、会议报道…")]
+DateFromOpt = Annotated[Optional[str], typer.Option(help="发布日期不早于 YYYY-MM-DD")]
+DateToOpt = Annotated[Optional[str], typer.Option(help="发布日期不晚于 YYYY-MM-DD")]
 
 
 def _settings(index: Path | None = None, model: str | None = None) -> Settings:
@@ -92,11 +97,8 @@ def search(
     query: str,
     k: Annotated[int, typer.Option("--k", "-k", help="返回片段数")] = 5,
     mode: Annotated[str, typer.Option(help="hybrid | dense | bm25")] = "hybrid",
-    doc: Annotated[Optional[list[str]], typer.Option(help="只在这些文档中检索")] = None,
-    region: Annotated[Optional[list[str]], typer.Option(help="只检索这些地区")] = None,
-    kind: Annotated[Optional[list[str]], typer.Option(help="文档类型：规划、新闻、会议报道…")] = None,
-    date_from: Annotated[Optional[str], typer.Option(help="发布日期不早于 YYYY-MM-DD")] = None,
-    date_to: Annotated[Optional[str], typer.Option(help="发布日期不晚于 YYYY-MM-DD")] = None,
+    doc: DocOpt = None, region: RegionOpt = None, kind: KindOpt = None,
+    date_from: DateFromOpt = None, date_to: DateToOpt = None,
     index: IndexOpt = None, model: ModelOpt = None, as_json: JsonOpt = False,
 ):
     """检索与问题最相关的片段（显示向量、BM25 与融合排名）。"""
@@ -132,11 +134,8 @@ def ask(
     question: str,
     history: Annotated[Optional[list[str]], typer.Option("--history", "-H", help="上一问（可重复，按先后顺序）")] = None,
     k: Annotated[int, typer.Option("--k", "-k", help="引用片段数")] = 5,
-    doc: Annotated[Optional[list[str]], typer.Option(help="只在这些文档中检索")] = None,
-    region: Annotated[Optional[list[str]], typer.Option(help="只检索这些地区")] = None,
-    kind: Annotated[Optional[list[str]], typer.Option(help="文档类型")] = None,
-    date_from: Annotated[Optional[str], typer.Option(help="发布日期不早于 YYYY-MM-DD")] = None,
-    date_to: Annotated[Optional[str], typer.Option(help="发布日期不晚于 YYYY-MM-DD")] = None,
+    doc: DocOpt = None, region: RegionOpt = None, kind: KindOpt = None,
+    date_from: DateFromOpt = None, date_to: DateToOpt = None,
     index: IndexOpt = None, model: ModelOpt = None, as_json: JsonOpt = False,
 ):
     """回答问题：给出简短答案和出处片段；知识库没有答案时如实说明。"""
@@ -167,7 +166,7 @@ def ask(
 def eval_(
     eval_file: Annotated[Optional[Path], typer.Argument(help="评测集 JSONL")] = None,
     corpus: Annotated[Optional[Path], typer.Option(help="知识库文档（默认 corpus/ 与默认索引）")] = None,
-    retriever: Annotated[str, typer.Option(help="hybrid | dense | bm25")] = "hybrid",
+    retriever: Annotated[str, typer.Option(help="hybrid | dense | bm25 | reranked（需 QA_RERANK_MODEL）")] = "hybrid",
     k: Annotated[int, typer.Option("--k", help="检索评测的截断名次")] = 10,
     out: Annotated[Optional[Path], typer.Option(help="报告目录（默认 eval/runs/<时间>-<评测集>）")] = None,
     compare: Annotated[bool, typer.Option(help="bm25、dense、hybrid 并排比较")] = False,
@@ -192,10 +191,10 @@ def eval_(
         return
     if eval_file is None:
         raise typer.BadParameter("需要评测集文件（或用 --diff A B 比较两份报告）")
-    modes = ["bm25", "dense", "hybrid"] if compare else [retriever]
-    if any(m not in ("hybrid", "dense", "bm25") for m in modes):
-        raise typer.BadParameter(f"retriever 必须是 hybrid、dense 或 bm25，当前为 {retriever!r}")
     settings = _settings(index, model)
+    modes = ["bm25", "dense", "hybrid"] + (["reranked"] if settings.rerank_model else []) if compare else [retriever]
+    if any(m not in ("hybrid", "dense", "bm25", "reranked") for m in modes):
+        raise typer.BadParameter(f"retriever 必须是 hybrid、dense、bm25 或 reranked，当前为 {retriever!r}")
     if corpus is not None and index is None:
         # Each evaluated corpus gets its own index, built once and reused.
         tag = hashlib.sha1(str(corpus.resolve()).encode()).hexdigest()[:8]

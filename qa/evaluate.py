@@ -157,7 +157,10 @@ def run(svc, items: list[EvalItem], mode: str = "hybrid", k: int = 10, progress:
     for item in tqdm(items, desc=f"eval {mode}", unit="问", disable=not progress, leave=False):
         t = time.perf_counter()
         try:
-            answer, hits = svc.answer(item.question, item.history, k=k, mode=mode)
+            if mode == "reranked":
+                answer, hits = svc.answer(item.question, item.history, k=k, mode="hybrid", rerank=True)
+            else:
+                answer, hits = svc.answer(item.question, item.history, k=k, mode=mode, rerank=False)
         except QAError as e:  # a question the service refuses as invalid is scored as failed
             outcomes.append(Outcome(item.id, item.question, list(item.history), "", item.type, item.unanswerable,
                                     list(item.answers), False, "", False, False, 0.0, None, 0,

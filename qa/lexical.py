@@ -6,6 +6,7 @@ its default stopwords are English, so both are replaced here.
 from __future__ import annotations
 
 import hashlib
+import math
 import logging
 import re
 from functools import lru_cache
@@ -90,6 +91,14 @@ class Lexical:
         tokenizer = cls._tokenizer()
         tokenizer.load_vocab(str(folder))
         return cls(retriever, tokenizer)
+
+    def idf(self, word: str) -> float:
+        """BM25's inverse document frequency of a word over the indexed chunks (unseen words: the highest)."""
+        n = self.retriever.scores["num_docs"]
+        tid = self.tokenizer.word_to_id.get(word)
+        indptr = self.retriever.scores["indptr"]
+        df = int(indptr[tid + 1] - indptr[tid]) if tid is not None and tid + 1 < len(indptr) else 0
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Row numbers and BM25 scores of the best `k` chunks with a positive score."""

@@ -5,6 +5,7 @@ HTML page's metadata) always win over what is inferred here.
 """
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -90,8 +91,10 @@ def find_title(clean_text: str, fallback: str) -> str:
 
 def _region_mentions(text: str):
     """Place names as they occur (jieba's `ns` tag), suffixes dropped."""
-    import jieba.posseg  # noqa: PLC0415 - slow to import, only needed at ingest
+    import jieba  # noqa: PLC0415 - slow to import, only needed at ingest
+    import jieba.posseg  # noqa: PLC0415
 
+    jieba.setLogLevel(logging.WARNING)
     for word, flag in jieba.posseg.cut(normalize(text)):
         if flag == "ns" and len(word) >= 2:
             name = _REGION_SUFFIX.sub("", word) if len(word) > 2 else word

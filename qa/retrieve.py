@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from .rewrite import regions
 from .textnorm import normalize
 
 YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
@@ -36,6 +37,8 @@ class RetrievalParams:
     # A question about 2025 prefers passages that say 2025: each year of the query
     # found in a candidate adds this weight at rank 1 to its fused score.
     year_weight: float = 0.5
+    # Likewise for a region the query names and a passage's region (or text) bears.
+    region_weight: float = 0.5
 
 
 def allowed_rows(index, filters: Filters | None) -> np.ndarray | None:
@@ -100,6 +103,16 @@ def rrf(ranked: list[tuple[np.ndarray, float]], rrf_k: int) -> dict[int, float]:
     return fused
 
 
+def _boost(index, fused: dict[int, float], wanted: list[str], bonus: float, by_region: bool) -> None:
+    """Add `bonus` for each wanted year (or region) a candidate bears."""
+    if not wanted or not bonus:
+        return
+    for row in fused:
+        c = index.chunks[row]
+        where = c.region if by_region else c.search_text
+        fused[row] += bonus * sum(1 for w in set(wanted) if w in where)
+
+
 def search(index, embedder, query: str, params: RetrievalParams, filters: Filters | None = None) -> list[Hit]:
     """The best `params.k` chunks for `query`, each with its dense, BM25 and fused rank and score."""
     text = normalize(query).strip()
@@ -128,11 +141,9 @@ def search(index, embedder, query: str, params: RetrievalParams, filters: Filter
     else:
         fused = rrf([(d_rows, params.dense_weight), (b_rows, params.bm25_weight)], params.rrf_k)
 
-    query_years = set(YEAR.findall(text))
-    if query_years and params.year_weight and params.mode == "hybrid":
-        bonus = params.year_weight / (params.rrf_k + 1)
-        for row in fused:
-            fused[row] += bonus * sum(1 for y in query_years if y in index.chunks[row].search_text)
+    if params.mode == "hybrid":
+        _boost(index, fused, YEAR.findall(text), params.year_weight / (params.rrf_k + 1), by_region=False)
+        _boost(index, fused, regions(text), params.region_weight / (params.rrf_k + 1), by_region=True)
 
     # Ties (same fused score) fall back to the dense rank, then row order, so results are stable.
     order = sorted(fused, key=lambda r: (-fused[r], dense_at.get(r, (10**9,))[0], r))[: params.k]

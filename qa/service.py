@@ -22,6 +22,7 @@ from .retrieve import Mode, RetrievalParams
 from .rewrite import rewrite
 from .retrieve import search as retrieve_search
 from .settings import Settings
+from .textnorm import normalize
 from .types import Answer, Chunk, Document, Filters, Hit, IngestReport, LoadProblem, RawDocument
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Service:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None):
         self.settings = settings or Settings()
         self._embedder = embedder
+        self._reranker = None
         self._index: Index | None = None
 
     # ----- the parts -----
@@ -70,6 +72,15 @@ class Service:
             self._embedder = Embedder(s.embed_model, s.query_prompt, s.passage_prompt,
                                       s.embed_batch_size, s.num_threads)
         return self._embedder
+
+    @property
+    def reranker(self):
+        """The cross-encoder, when `rerank_model` is set; loaded on first use."""
+        if self._reranker is None and self.settings.rerank_model:
+            from .rerank import Reranker  # noqa: PLC0415
+
+            self._reranker = Reranker(self.settings.rerank_model)
+        return self._reranker
 
     def chunker_config(self) -> dict:
         s = self.settings
@@ -103,7 +114,7 @@ class Service:
         files = load.find_files(paths)
         raws, problems = load.load_files(files)
         problems = list(problems)
-        old = None if rebuild else self._existing_index()
+        old, stale = (None, False) if rebuild else self._existing_index()
         old_docs = old.docs if old else {}
 
         batch: dict[str, RawDocument] = {}
@@ -114,7 +125,9 @@ class Service:
             else:
                 batch[raw.doc_id] = raw
         sums = {d: checksum(r) for d, r in batch.items()}
-        unchanged = tuple(d for d in batch if d in old_docs and old_docs[d].checksum == sums[d])
+        # A stale index (older chunker or tokenizer) re-reads everything; its vectors are reused
+        # wherever a chunk comes out the same.
+        unchanged = () if stale else tuple(d for d in batch if d in old_docs and old_docs[d].checksum == sums[d])
         changed: dict[str, Document] = {}
         for doc_id, raw in batch.items():
             if doc_id in unchanged:
@@ -127,14 +140,14 @@ class Service:
         updated = tuple(d for d in changed if d in old_docs)
         removed = tuple(d for d in old_docs if d not in batch) if replace else ()
 
-        if old is not None and not (added or updated or removed):
+        if old is not None and not stale and not (added or updated or removed):
             return self._report(old, added, updated, removed, unchanged, 0, problems, t0)
 
         # Everything not re-read keeps its stored document and chunks (and so its vectors).
         kept = [old.document(d) for d in old_docs if d not in changed and d not in removed] if old else []
         documents = kept + list(changed.values())
-        chunks: list[Chunk] = [c for d in kept for c in old.chunks_of(d.doc_id)] if old else []
-        for doc in changed.values():
+        chunks: list[Chunk] = [c for d in kept for c in old.chunks_of(d.doc_id)] if old and not stale else []
+        for doc in (documents if stale else changed.values()):
             chunks.extend(chunking.chunk_document(doc, self.settings.chunk_target, self.settings.chunk_max,
                                                   self.settings.chunk_overlap_sentences))
         index, embedded = self._build(documents, chunks, old, progress)
@@ -155,11 +168,18 @@ class Service:
         self._index = index
         return self._report(index, (), (), tuple(doc_ids), (), embedded, [], t0)
 
-    def _existing_index(self) -> Index | None:
+    def _existing_index(self) -> tuple[Index | None, bool]:
+        """The index to update, and whether it is stale (another chunker or tokenizer, same model)."""
+        stale = False
         try:
             index = self.index
         except IndexNotFound:
-            return None
+            return None, False
+        except IndexMismatch:
+            # Only a different model needs the user's say-so (`--rebuild`): re-embedding is costly.
+            index = Index.load(self.settings.index_dir, expect={"model.identity": self._expect()["model.identity"]})
+            stale = True
+            log.info("index built with another chunker or tokenizer: re-chunking every document")
         model = index.manifest["model"]
         if model.get("dim") != self.embedder.dim or model.get("passage_prompt") != self.embedder.passage_prompt:
             raise IndexMismatch(
@@ -167,7 +187,7 @@ class Service:
                 f"当前模型为维度 {self.embedder.dim}、前缀 {self.embedder.passage_prompt!r}；"
                 "请运行 `qa ingest --rebuild`。"
             )
-        return index
+        return index, stale
 
     def _build(self, documents: list[Document], chunks: list[Chunk], old: Index | None,
                progress: bool) -> tuple[Index, int]:
@@ -213,7 +233,8 @@ class Service:
         s = self.settings
         return RetrievalParams(k=k or s.top_k, candidates=s.candidates, rrf_k=s.rrf_k,
                                dense_weight=s.dense_weight, bm25_weight=s.bm25_weight,
-                               mode=mode or "hybrid", hnsw_ef_search=s.hnsw_ef_search, year_weight=s.year_weight)
+                               mode=mode or "hybrid", hnsw_ef_search=s.hnsw_ef_search, year_weight=s.year_weight,
+                               region_weight=s.region_weight)
 
     @staticmethod
     def _check_question(query: str) -> str:
@@ -225,11 +246,21 @@ class Service:
         return query
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None,
-               mode: Mode | None = None) -> list[Hit]:
+               mode: Mode | None = None, rerank: bool | None = None) -> list[Hit]:
+        """Ranked passages; `rerank` (default: whenever a reranker is configured) reorders the
+        best `rerank_candidates` with the cross-encoder before cutting to `k`."""
         query = self._check_question(query)
         if k is not None and not 1 <= k <= 100:
             raise InvalidArgument(f"k 必须在 1 到 100 之间，当前为 {k}")
-        return retrieve_search(self.index, self.embedder, query, self.params(k, mode), filters)
+        k = k or self.settings.top_k
+        use_reranker = self.settings.rerank_model != "" if rerank is None else rerank
+        if use_reranker and not self.settings.rerank_model:
+            raise InvalidArgument("没有配置重排序模型（QA_RERANK_MODEL）")
+        if not use_reranker:
+            return retrieve_search(self.index, self.embedder, query, self.params(k, mode), filters)
+        depth = max(k, self.settings.rerank_candidates)
+        hits = retrieve_search(self.index, self.embedder, query, self.params(depth, mode), filters)
+        return self.reranker.rerank(normalize(query), hits)[:k]
 
     # ----- ask -----
 
@@ -239,7 +270,8 @@ class Service:
         return self.answer(question, history, filters, k, mode)[0]
 
     def answer(self, question: str, history: list[str] | tuple[str, ...] = (), filters: Filters | None = None,
-               k: int | None = None, mode: Mode | None = None) -> tuple[Answer, list[Hit]]:
+               k: int | None = None, mode: Mode | None = None,
+               rerank: bool | None = None) -> tuple[Answer, list[Hit]]:
         """`ask`, also returning the ranked passages retrieved for it (what the evaluation scores)."""
         question = self._check_question(question)
         if len(history) > MAX_HISTORY:
@@ -249,15 +281,21 @@ class Service:
         t0 = time.perf_counter()
         rewritten = rewrite(question, history)
         t1 = time.perf_counter()
-        hits = self.search(rewritten, k=max(k, self.settings.answer_passages), filters=filters, mode=mode)
+        hits = self.search(rewritten, k=max(k, self.settings.answer_passages), filters=filters, mode=mode,
+                           rerank=rerank)
         t2 = time.perf_counter()
         docs = self.index.docs
-        choice = answering.choose(rewritten, hits, docs, answering.RefusalParams(
-            self.settings.min_coverage, self.settings.weak_coverage, self.settings.min_dense))
+        # Answers come from the same passages whatever `k` is: what staff see is what evaluation scores.
+        choice = answering.choose(rewritten, hits[: self.settings.answer_passages], docs, answering.RefusalParams(
+            self.settings.min_coverage, self.settings.weak_coverage, self.settings.min_dense), idf=self.idf)
         t3 = time.perf_counter()
         timings = {"rewrite": round((t1 - t0) * 1000, 1), "retrieve": round((t2 - t1) * 1000, 1),
                    "answer": round((t3 - t2) * 1000, 1)}
         return compose(question, rewritten, hits, choice, docs, k, timings), hits
+
+    def idf(self, word: str) -> float:
+        lex = self.index.lexical
+        return lex.idf(word) if lex is not None else 1.0
 
     def documents(self) -> list[DocumentInfo]:
         return list(self.index.docs.values())

@@ -54,11 +54,18 @@ class Settings(BaseSettings):
     candidates: int = Field(50, ge=1, le=1000)
     # Weight of a query year found in a passage, as a fusion vote at rank 1.
     year_weight: float = Field(0.5, ge=0)
+    # … and of a region the query names that a passage's region bears.
+    region_weight: float = Field(0.5, ge=0)
+
+    # Optional cross-encoder reranking of the best `rerank_candidates` fused passages:
+    # any sentence-transformers CrossEncoder name or local folder. Off when empty.
+    rerank_model: str = ""
+    rerank_candidates: int = Field(20, ge=1, le=200)
 
     # Answering: how many retrieved passages an answer may come from, and when a grounded
     # answer is still refused (calibrated on eval/seed_questions.jsonl by
     # scripts/calibrate_refusal.py; min_dense is on the default model's cosine scale).
     answer_passages: int = Field(8, ge=1, le=50)
-    min_coverage: float = Field(0.3, ge=0, le=1)
-    weak_coverage: float = Field(0.5, ge=0, le=1)
-    min_dense: float = Field(0.875, ge=-1, le=1)
+    min_coverage: float = Field(0.2, ge=0, le=1)
+    weak_coverage: float = Field(0.45, ge=0, le=1)
+    min_dense: float = Field(0.905, ge=-1, le=1)

@@ -108,6 +108,7 @@ class Hit:
     dense_score: float | None = None
     bm25_rank: int | None = None
     bm25_score: float | None = None
+    rerank_score: float | None = None  # set when a cross-encoder reordered the candidates
 
 
 @dataclass(frozen=True)

@@ -146,3 +146,17 @@ def test_rrf_matches_a_hand_computation():
     assert fused[7] == pytest.approx(1 / 61)
     assert fused[9] == pytest.approx(0.5 / 62)
     assert fused[5] == pytest.approx(1 / 63)
+
+
+def test_an_index_from_an_older_chunker_is_rechunked_reusing_its_vectors(small_service, small_corpus, monkeypatch):
+    from qa import chunk
+
+    before = len(small_service.index.chunks)
+    monkeypatch.setattr(chunk, "CHUNKER_VERSION", chunk.CHUNKER_VERSION + "-next")
+    fresh = Service(small_service.settings, embedder=small_service.embedder)
+    with pytest.raises(IndexMismatch):
+        fresh.index  # searching refuses an index from another chunker …
+    report = fresh.ingest([small_corpus])  # … and ingest rebuilds it
+    assert report.embedded_chunks == 0  # chunks came out the same: every vector reused
+    assert len(fresh.index.chunks) == before
+    assert fresh.index.manifest["chunker"]["version"].endswith("-next")
