@@ -15,7 +15,7 @@ from qa.load import SUPPORTED, find_files, load_file, load_files
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 DATA = Path(__file__).parent / "data" / "load"
-CMRC = Path("/work/shared/bench/cmrc2018_dev/contexts.jsonl")
+CMRC = ROOT.parent / "shared" / "bench" / "cmrc2018_dev" / "contexts.jsonl"  # ../shared beside the checkout
 
 # Real text from the shipped corpus: simplified, and a traditional-script page.
 SIMPLIFIED = (CORPUS / "湖南省十四五市场监管规划.txt").read_text(encoding="utf-8")[:3000]
