@@ -115,16 +115,18 @@ def search(
         } for h in hits])
         return
     from rich.console import Console  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
 
-    table = Table(title=f"检索：{query}", show_lines=True)
-    for col in ("#", "融合", "向量", "BM25", "类型", "文档 / 章节", "内容"):
-        table.add_column(col, overflow="fold")
+    con = Console()
+    con.print(f"[bold]检索：{query}[/]（融合 = 向量与 BM25 名次的倒数排名融合）")
     for h in hits:
         c = h.chunk
-        table.add_row(str(h.rank), f"{h.score:.4f}", str(h.dense_rank or "-"), str(h.bm25_rank or "-"), c.kind,
-                      f"{docs[c.doc_id].title}\n{c.section}", c.text[:300])
-    Console().print(table)
+        con.print(Text(f"#{h.rank}  融合 {h.score:.4f} · 向量第 {h.dense_rank or '-'} · BM25 第 {h.bm25_rank or '-'}"
+                       f" · {c.kind} · {docs[c.doc_id].title}（{c.region or '-'}）", style="cyan"))
+        if c.section:
+            con.print(Text(f"    {c.section}", style="dim"))
+        flat = " ".join(c.text.split())
+        con.print(Text(f"    {flat[:200]}{'…' if len(flat) > 200 else ''}"))
     if not hits:
         typer.echo("没有找到相关片段。")
 
