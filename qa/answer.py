@@ -250,7 +250,8 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
 _YEAR_IN = re.compile(r"((?:19|20)\d{2})\s*年")
 
 
-def grounded(question: str, hit: Hit, cand: Candidate, doc_region: str, doc_date: str) -> dict[str, bool]:
+def grounded(q_regions: list[str], q_years: set[str], hit: Hit, cand: Candidate, doc_region: str,
+             doc_date: str) -> dict[str, bool]:
     """Whether the passage bears out the places and years the question names.
 
     A year must be the one the answering sentence speaks of; a sentence naming no year
@@ -258,10 +259,8 @@ def grounded(question: str, hit: Hit, cand: Candidate, doc_region: str, doc_date
     """
     text = normalize(hit.chunk.search_text)
     sentence = normalize(cand.sentence)
-    q_regions = regions(question)
     region_ok = not q_regions or any(
         r in hit.chunk.region or r in doc_region or r in sentence for r in q_regions)
-    q_years = set(years(question))
     said = set(_YEAR_IN.findall(sentence))
     if not q_years:
         year_ok = True
@@ -311,10 +310,11 @@ def choose(question: str, hits: list[Hit], docs: dict, params: RefusalParams = R
         cands = [c for c in candidates(question, "sentence", hits, titles, idf)
                  if hits[c.hit_index].chunk.kind == "text"]
     named = _named_documents(question, docs)
+    q_regions, q_years = regions(question), set(years(question))  # once: place names need jieba
     ok = []
     for c in cands:
         info = docs.get(hits[c.hit_index].chunk.doc_id)
-        c.checks.update(grounded(question, hits[c.hit_index], c, info.region if info else "",
+        c.checks.update(grounded(q_regions, q_years, hits[c.hit_index], c, info.region if info else "",
                                  info.date if info else ""))
         # A question that names its document (《…》) is answered from that one.
         c.checks["document"] = not named or hits[c.hit_index].chunk.doc_id in named
