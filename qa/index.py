@@ -249,9 +249,6 @@ class Index:
         *head, offsets = row
         return Document(*head, offsets=tuple(array("i", offsets)))
 
-    def documents(self) -> list[Document]:
-        return [self.document(doc_id) for doc_id in self.docs]
-
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         if self._by_doc is None:
             self._by_doc = {}
