@@ -25,7 +25,7 @@ _NUMBER_Q = re.compile(r"多少|几[个家件项次年天人名所台批位]|几
 _WHO_Q = re.compile(r"谁|哪位|什么人|姓名|叫什么名字")
 _WHEN_Q = re.compile(r"什么时候|何时|哪一?天|哪一?年|几月|时间是|日期")
 _LIST_Q = re.compile(r"哪些|包括|包含|有哪几|哪几[个项类方面]|主要有|分别是")
-_QUESTION_WORDS = {"多少", "几", "谁", "哪些", "哪个", "哪位", "什么", "时候", "何时", "是否", "有没有", "怎么",
+_QUESTION_WORDS = {"多少", "几", "谁", "多久", "多长", "多长时间", "多高", "多大", "哪天", "哪年", "哪一年", "几天", "哪些", "哪个", "哪位", "什么", "时候", "何时", "是否", "有没有", "怎么",
                    "如何", "为什么", "呢", "吗", "是", "有", "达到", "达", "的", "了", "请问", "一下", "情况",
                    "哪里", "哪", "包括", "分别", "主要", "年", "月", "日"}
 
@@ -72,6 +72,8 @@ def terms(question: str, idf=None) -> dict[str, float]:
     for w in split(normalize(question)):
         if w in _QUESTION_WORDS or w in stop or len(w) < 2 and not w.isdigit():
             continue
+        if len(w) >= 3 and w[-1] in "省市县":  # "醴陵市": the text may say just "醴陵"
+            w = w[:-1]
         out[w] = (idf(w) if idf else min(len(w), 4)) * (1.5 if w.isdigit() else 1.0)
     return out
 
@@ -93,12 +95,14 @@ class Candidate:
 def _positions(norm: str, ws: dict[str, float]) -> list[tuple[int, float]]:
     out = []
     for w, weight in ws.items():
-        for m in re.finditer(re.escape(w), norm):
+        for m in re.finditer(re.escape(w), norm, re.IGNORECASE):
             out.append((m.start(), weight))
     return out
 
 
 def _coverage(norm: str, header: str, ws: dict[str, float]) -> float:
+    """Weighted share of the question's words found in `norm` (half weight for the headings)."""
+    norm, header = norm.lower(), header.lower()  # the tokenizer lower-cases words ("PCT" → "pct")
     total = sum(ws.values()) or 1.0
     found = sum(wt if w in norm else (0.5 * wt if w in header else 0.0) for w, wt in ws.items())
     return found / total
@@ -188,6 +192,7 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
         if c.kind == "table" and qtype in ("number", "when"):
             continue  # its rows are chunks of their own, with their columns named
         text = c.text
+        chunk_norm = normalize(text)
         for s in split_sentences(text, 0, len(text)):
             sentence = text[s.start:s.end]
             norm = normalize(sentence)
@@ -213,13 +218,15 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
                 # Matched on the simplified form (記者 → 记者); positions are the same.
                 names = [(m.start(2), sentence[m.start(2):m.end(2)]) for m in _ROLE_AFTER.finditer(norm)]
                 names += [(m.start(1), sentence[m.start(1):m.end(1)]) for m in _ROLE_BEFORE.finditer(norm)]
-                names += [(m.start(1), sentence[m.start(1):m.end(1)]) for m in _BYLINE.finditer(norm)]
+                bylines = [(m.start(1), sentence[m.start(1):m.end(1)]) for m in _BYLINE.finditer(norm)]
+                names += bylines
                 role_q = re.findall(ROLE, normalize(question))
                 for pos, name in names:
                     if _NOT_NAME.search(normalize(name)):
                         continue
                     near = normalize(sentence[max(0, pos - 8):pos + len(name) + 4])
-                    if role_q and not any(r in near for r in role_q):
+                    is_byline = (pos, name) in bylines
+                    if role_q and not any(r in near for r in role_q) and not (is_byline and {"作者", "记者"} & set(role_q)):
                         continue  # asked for a 局长, this is a 记者
                     prox = _proximity(pos, occ) / focus_total
                     out.append(Candidate(i, name, sentence, [(s.start + pos, s.start + pos + len(name))],
@@ -232,13 +239,18 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
                     out.append(Candidate(i, m.group(0), sentence, [(s.start + m.start(), s.start + m.end())],
                                          coverage, base + 0.5 * prox))
             elif qtype == "list":
-                if quoted and not all(x in norm for x in quoted):
-                    continue  # "“五个安全”是哪些": only a sentence that speaks of “五个安全”
+                if quoted and not all(x in chunk_norm or x in header for x in quoted):
+                    continue  # "“五个安全”是哪些": only a passage that speaks of “五个安全”
+                # … preferably the sentence that names it, or the one right after ("完善“八大体系”。着力完善…").
+                near_quote = 0.3 if quoted and all(x in normalize(text[max(0, s.start - 30):s.end]) for x in quoted) else 0.0
                 for m in _ENUM.finditer(sentence):
                     span = m.group(0).strip()
                     a = s.start + m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
-                    out.append(Candidate(i, span, sentence, [(a, a + len(span))], coverage, base + 0.1))
-                out.append(Candidate(i, sentence.strip(), sentence, [(s.start, s.end)], coverage, base))
+                    # The enumeration that carries the quoted name itself ("…重点工业品、商品及网络市场“五个安全”").
+                    own = 0.2 if quoted and any(x in normalize(span) for x in quoted) else 0.0
+                    out.append(Candidate(i, span, sentence, [(a, a + len(span))], coverage,
+                                         base + 0.1 + near_quote + own))
+                out.append(Candidate(i, sentence.strip(), sentence, [(s.start, s.end)], coverage, base + near_quote))
             else:
                 out.append(Candidate(i, sentence.strip(), sentence, [(s.start, s.end)], coverage, base))
     return out

@@ -12,8 +12,8 @@ SEED = PROJECT_ROOT / "eval" / "seed_questions.jsonl"
 
 # Measured on the seed set with the default model (hybrid); a drop below any of these fails.
 # Raise them when a change improves the figures (see README, "Evaluation").
-PINNED = {"hit@5": 0.9677, "mrr@10": 0.9122, "answer_accuracy": 0.828, "refusal_recall": 1.0}
-MAX_WRONG_ANSWER_RATE = 0.0375
+PINNED = {"hit@5": 0.9677, "mrr@10": 0.9122, "answer_accuracy": 0.8602, "refusal_recall": 1.0}
+MAX_WRONG_ANSWER_RATE = 0.0361
 
 
 @pytest.mark.parametrize("predicted,gold,expected", [
