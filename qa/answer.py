@@ -165,91 +165,128 @@ def _clause_at(sentence: str, pos: int) -> tuple[int, int]:
     return a, b
 
 
-def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str], idf=None) -> list[Candidate]:
+@dataclass(frozen=True)
+class _Asked:
+    """What a question asks, worked out once for all passages."""
+
+    ws: dict[str, float]  # all its content words, weighted
+    focus: dict[str, float]  # the words of its last clause ("…，其中发明专利申请多少件"): spans sit near these
+    numbers: set[str]  # numbers it states itself, never the answer
+    quoted: list[str]  # “…” names: a list must be the one so named
+    day_asked: bool  # 哪天/日期: a bare year is no answer
+    unit_hint: str  # the unit the answer should carry, as a regex alternation
+    roles: list[str]  # 局长, 作者 …: a name must stand by one of these
+
+    @property
+    def focus_total(self) -> float:
+        return sum(self.focus.values()) or 1.0
+
+
+def _asked(question: str, idf) -> _Asked:
+    q = normalize(question)
     ws = terms(question, idf)
-    # The last clause of the question says what is asked ("…，其中发明专利申请多少件"):
-    # spans are placed by nearness to its words.
-    focus = terms(re.split(r"[，,]", question)[-1], idf) or ws
-    focus_total = sum(focus.values()) or 1.0
-    q_numbers = set(re.findall(r"\d+(?:\.\d+)?", normalize(question)))
-    quoted = re.findall(r"“([^”]{2,12})”", normalize(question))
-    day_asked = bool(re.search(r"哪一?天|日期|几月|几号", normalize(question)))
-    hint = _UNIT_HINT.search(normalize(question))
-    unit_hint = (hint.group(1) or hint.group(2)) if hint else ("%" if _PERCENT_Q.search(question) else "")
+    hint = _UNIT_HINT.search(q)
+    unit_hint = (hint.group(1) or hint.group(2)) if hint else ("%" if _PERCENT_Q.search(q) else "")
     if not unit_hint:
-        unit_hint = next((u for pattern, u in _UNIT_WORDS if pattern.search(normalize(question))), "")
+        unit_hint = next((u for pattern, u in _UNIT_WORDS if pattern.search(q)), "")
+    return _Asked(
+        ws=ws, focus=terms(re.split(r"[，,]", question)[-1], idf) or ws,
+        numbers=set(re.findall(r"\d+(?:\.\d+)?", q)), quoted=re.findall(r"“([^”]{2,12})”", q),
+        day_asked=bool(re.search(r"哪一?天|日期|几月|几号", q)), unit_hint=unit_hint, roles=re.findall(ROLE, q),
+    )
+
+
+def _number_spans(q: _Asked, sentence: str, norm: str, occ) -> list[tuple[re.Match, float, float]]:
+    """(match, score bonus, support) for each quantity: its clause must hold the question's words."""
+    out = []
+    for m in _numbers(sentence, q.numbers):
+        unit_bonus = 0.0
+        if q.unit_hint:
+            unit_bonus = 0.3 if re.search(rf"(?:{q.unit_hint})$", normalize(m.group(0))) else -0.2
+        elif not re.search(r"\D$", m.group(0)):
+            unit_bonus = -0.1  # a bare number is rarely the answer to 多少
+        a, b = _clause_at(norm, m.start())
+        clause = _coverage(norm[a:b], "", q.focus)
+        prox = _proximity(m.start(), occ) / q.focus_total
+        out.append((m, 0.6 * clause + 0.3 * prox + unit_bonus, clause))
+    return out
+
+
+def _name_spans(q: _Asked, sentence: str, norm: str, occ) -> list[tuple[int, str, float]]:
+    """(position, name, score bonus) for people named by role or byline (matched on the simplified form)."""
+    found = [(m.start(2), m.end(2), False) for m in _ROLE_AFTER.finditer(norm)]
+    found += [(m.start(1), m.end(1), False) for m in _ROLE_BEFORE.finditer(norm)]
+    found += [(m.start(1), m.end(1), True) for m in _BYLINE.finditer(norm)]
+    out = []
+    for a, b, byline in found:
+        name = sentence[a:b]
+        if _NOT_NAME.search(normalize(name)):
+            continue
+        near = normalize(sentence[max(0, a - 8):b + 4])
+        if q.roles and not any(r in near for r in q.roles) and not (byline and {"作者", "记者"} & set(q.roles)):
+            continue  # asked for a 局长, this is a 记者
+        out.append((a, name, 0.8 * _proximity(a, occ) / q.focus_total))
+    return out
+
+
+def _list_spans(q: _Asked, sentence: str) -> list[tuple[int, str, float]]:
+    """(position, enumeration, score bonus): "A、B、C" runs, the one carrying the quoted name first."""
+    out = []
+    for m in _ENUM.finditer(sentence):
+        span = m.group(0).strip()
+        a = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+        own = 0.2 if q.quoted and any(x in normalize(span) for x in q.quoted) else 0.0
+        out.append((a, span, 0.1 + own))
+    return out
+
+
+def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str], idf=None) -> list[Candidate]:
+    """Every span of the asked kind in the passages, scored."""
+    q = _asked(question, idf)
     out: list[Candidate] = []
     for i, hit in enumerate(hits):
         c = hit.chunk
         rank_prior = 0.15 / (i + 1)
         header = normalize(f"{titles.get(c.doc_id, '')} {c.section}")
         if c.kind == "table_row":
-            if qtype in ("number", "sentence"):
-                cand = _table_candidate(i, hit, question, ws, focus, rank_prior)
-                if cand:
-                    out.append(cand)
+            cand = _table_candidate(i, hit, question, q.ws, q.focus, rank_prior) if qtype in ("number", "sentence") \
+                else None
+            out.extend([cand] if cand else [])
             continue
         if c.kind == "table" and qtype in ("number", "when"):
             continue  # its rows are chunks of their own, with their columns named
         text = c.text
-        chunk_norm = normalize(text)
+        if qtype == "list" and q.quoted and not all(x in normalize(text) or x in header for x in q.quoted):
+            continue  # "“五个安全”是哪些": only a passage that speaks of “五个安全”
         for s in split_sentences(text, 0, len(text)):
             sentence = text[s.start:s.end]
             norm = normalize(sentence)
             if len(norm) != len(sentence):  # positions must line up with the display text
                 norm = sentence
-            coverage = _coverage(norm, header, ws)
-            occ = _positions(norm, focus)
+            coverage = _coverage(norm, header, q.ws)
+            occ = _positions(norm, q.focus)
             base = coverage + rank_prior
             if qtype == "number":
-                for m in _numbers(sentence, q_numbers):
-                    unit_bonus = 0.0
-                    if unit_hint:
-                        unit_bonus = 0.3 if re.search(rf"(?:{unit_hint})$", normalize(m.group(0))) else -0.2
-                    elif not re.search(r"\D$", m.group(0)):
-                        unit_bonus = -0.1  # a bare number is rarely the answer to 多少
-                    a, b = _clause_at(norm, m.start())
-                    clause = _coverage(norm[a:b], "", focus)
-                    prox = _proximity(m.start(), occ) / focus_total
+                for m, bonus, support in _number_spans(q, sentence, norm, occ):
                     out.append(Candidate(i, m.group(0).strip(), sentence, [(s.start + m.start(), s.start + m.end())],
-                                         coverage, base + 0.6 * clause + 0.3 * prox + unit_bonus,
-                                         {"support": clause}))
+                                         coverage, base + bonus, {"support": support}))
             elif qtype == "who":
-                # Matched on the simplified form (記者 → 记者); positions are the same.
-                names = [(m.start(2), sentence[m.start(2):m.end(2)]) for m in _ROLE_AFTER.finditer(norm)]
-                names += [(m.start(1), sentence[m.start(1):m.end(1)]) for m in _ROLE_BEFORE.finditer(norm)]
-                bylines = [(m.start(1), sentence[m.start(1):m.end(1)]) for m in _BYLINE.finditer(norm)]
-                names += bylines
-                role_q = re.findall(ROLE, normalize(question))
-                for pos, name in names:
-                    if _NOT_NAME.search(normalize(name)):
-                        continue
-                    near = normalize(sentence[max(0, pos - 8):pos + len(name) + 4])
-                    is_byline = (pos, name) in bylines
-                    if role_q and not any(r in near for r in role_q) and not (is_byline and {"作者", "记者"} & set(role_q)):
-                        continue  # asked for a 局长, this is a 记者
-                    prox = _proximity(pos, occ) / focus_total
+                for pos, name, bonus in _name_spans(q, sentence, norm, occ):
                     out.append(Candidate(i, name, sentence, [(s.start + pos, s.start + pos + len(name))],
-                                         coverage, base + 0.8 * prox))
+                                         coverage, base + bonus))
             elif qtype == "when":
                 for m in _DATE.finditer(sentence):
-                    if day_asked and re.fullmatch(r"(?:19|20)\d{2}年", m.group(0)):
+                    if q.day_asked and re.fullmatch(r"(?:19|20)\d{2}年", m.group(0)):
                         continue  # asked for a day, a bare year is not an answer
-                    prox = _proximity(m.start(), occ) / focus_total
                     out.append(Candidate(i, m.group(0), sentence, [(s.start + m.start(), s.start + m.end())],
-                                         coverage, base + 0.5 * prox))
+                                         coverage, base + 0.5 * _proximity(m.start(), occ) / q.focus_total))
             elif qtype == "list":
-                if quoted and not all(x in chunk_norm or x in header for x in quoted):
-                    continue  # "“五个安全”是哪些": only a passage that speaks of “五个安全”
-                # … preferably the sentence that names it, or the one right after ("完善“八大体系”。着力完善…").
-                near_quote = 0.3 if quoted and all(x in normalize(text[max(0, s.start - 30):s.end]) for x in quoted) else 0.0
-                for m in _ENUM.finditer(sentence):
-                    span = m.group(0).strip()
-                    a = s.start + m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
-                    # The enumeration that carries the quoted name itself ("…重点工业品、商品及网络市场“五个安全”").
-                    own = 0.2 if quoted and any(x in normalize(span) for x in quoted) else 0.0
-                    out.append(Candidate(i, span, sentence, [(a, a + len(span))], coverage,
-                                         base + 0.1 + near_quote + own))
+                # The sentence that names the list, or the one right after ("完善“八大体系”。着力完善…").
+                near_quote = 0.3 if q.quoted and all(
+                    x in normalize(text[max(0, s.start - 30):s.end]) for x in q.quoted) else 0.0
+                for pos, span, bonus in _list_spans(q, sentence):
+                    out.append(Candidate(i, span, sentence, [(s.start + pos, s.start + pos + len(span))], coverage,
+                                         base + bonus + near_quote))
                 out.append(Candidate(i, sentence.strip(), sentence, [(s.start, s.end)], coverage, base + near_quote))
             else:
                 out.append(Candidate(i, sentence.strip(), sentence, [(s.start, s.end)], coverage, base))
