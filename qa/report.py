@@ -138,7 +138,7 @@ def page(report: dict) -> str:
     fails = []
     for o in _failures(report, main):
         expected = "（应拒答）" if o["unanswerable"] else " / ".join(o["expected"][:3])
-        returned = e(o["answer"]) if o["found"] else f'<span class="meta">（拒答）</span>'
+        returned = e(o["answer"]) if o["found"] else '<span class="meta">（拒答）</span>'
         cites = "".join(f'<div class="cite">[{i + 1}] {e(c["doc_id"])}（{e(c["region"] or "-")}，{e(c["kind"])}）'
                         f'{e(c["text"][:120])}</div>' for i, c in enumerate(o["top"]))
         asked = e(o["question"]) + (f'<div class="meta">历史：{e(" → ".join(o["history"]))}<br>'

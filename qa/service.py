@@ -31,10 +31,14 @@ MAX_QUERY_CHARS = 500
 MAX_HISTORY = 20
 
 
+def _stated_fields(raw: RawDocument) -> dict[str, str]:
+    return {k: str(v) for k, v in raw.fields.items() if v not in (None, "")}
+
+
 def checksum(raw: RawDocument) -> str:
     """Identifies a document's content and stated metadata, before any cleaning:
     an unchanged file is recognised without re-reading its structure."""
-    fields = {k: str(v) for k, v in raw.fields.items() if v not in (None, "")}
+    fields = _stated_fields(raw)
     digest = hashlib.sha256(raw.text.encode())
     digest.update(json.dumps(fields, ensure_ascii=False, sort_keys=True).encode())
     return digest.hexdigest()
@@ -45,8 +49,7 @@ def prepare(raw: RawDocument) -> Document:
     cleaned = clean.clean(raw.text)
     if not cleaned.text.strip():
         raise EmptyDocument(raw.path, "清洗后没有正文（只有网页导航或空白）")
-    fields = {k: str(v) for k, v in raw.fields.items() if v not in (None, "")}
-    meta = metadata.extract(cleaned.text, fields, fallback_title=raw.doc_id)
+    meta = metadata.extract(cleaned.text, _stated_fields(raw), fallback_title=raw.doc_id)
     return Document(
         doc_id=raw.doc_id, title=meta.title, date=meta.date, source=meta.source, region=meta.region,
         kind=meta.kind, path=raw.path, fmt=raw.fmt, checksum=checksum(raw),

@@ -155,7 +155,7 @@ def test_an_index_from_an_older_chunker_is_rechunked_reusing_its_vectors(small_s
     monkeypatch.setattr(chunk, "CHUNKER_VERSION", chunk.CHUNKER_VERSION + "-next")
     fresh = Service(small_service.settings, embedder=small_service.embedder)
     with pytest.raises(IndexMismatch):
-        fresh.index  # searching refuses an index from another chunker …
+        _ = fresh.index  # searching refuses an index from another chunker …
     report = fresh.ingest([small_corpus])  # … and ingest rebuilds it
     assert report.embedded_chunks == 0  # chunks came out the same: every vector reused
     assert len(fresh.index.chunks) == before
