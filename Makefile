@@ -1,4 +1,4 @@
-# Two commands: `make run` sets everything up and runs the main job; `make test` runs the tests.
+# Two commands: `make run` sets everything up and starts the service; `make test` runs the tests.
 # Both work on a fresh machine and do no repeated work on a second run.
 
 VENV   := .venv
@@ -7,13 +7,19 @@ QA     := $(VENV)/bin/qa
 MODEL  := models/multilingual-e5-small
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup model index bench clean
+.PHONY: run test setup browser index bench load clean
 
+# The web chat and the API at http://127.0.0.1:8000 over the shipped corpus. Reading without a key
+# is allowed here because the service listens on loopback only; set QA_API_KEYS to add keys
+# (an admin key is needed to upload or delete).
 run: setup index
-	$(QA) search "2025年市场主体目标是多少"
+	QA_ALLOW_ANONYMOUS_READ=$${QA_ALLOW_ANONYMOUS_READ:-true} $(QA) serve
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
+
+browser:
+	bash scripts/install_browser.sh
 
 setup: $(STAMP) $(MODEL)/qa_build.json
 
@@ -35,6 +41,9 @@ index: setup
 
 bench: setup
 	$(PY) scripts/bench_knowledge_base.py
+
+load: setup index
+	$(PY) scripts/load_test.py
 
 clean:
 	rm -rf index/default $(MODEL)

@@ -257,6 +257,34 @@ def docs(index: IndexOpt = None, model: ModelOpt = None, as_json: JsonOpt = Fals
     Console().print(table)
 
 
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="监听地址（默认 QA_HOST 或 127.0.0.1）")] = None,
+    port: Annotated[Optional[int], typer.Option(help="端口（默认 QA_PORT 或 8000）")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="工作进程数（每个进程各自加载模型）")] = 1,
+    index: IndexOpt = None, model: ModelOpt = None,
+):
+    """启动 HTTP API 和网页问答；没有索引时先用 corpus/ 构建。"""
+    import os  # noqa: PLC0415
+
+    import uvicorn  # noqa: PLC0415
+
+    from api.app import logging_config  # noqa: PLC0415
+    from api.auth import KeyRing  # noqa: PLC0415
+
+    # Workers build their own app from the environment: the options are passed on through it.
+    if index is not None:
+        os.environ["QA_INDEX_DIR"] = str(index)
+    if model is not None:
+        os.environ["QA_EMBED_MODEL"] = model
+    settings = Settings()
+    KeyRing.from_settings(settings)  # a malformed key setting is reported here, before any worker starts
+    host, port = host or settings.host, port or settings.port
+    typer.echo(f"网页问答：http://{host}:{port}/    接口文档：http://{host}:{port}/docs")
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_config=logging_config(), timeout_graceful_shutdown=30)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("jieba", "sentence_transformers", "httpx", "faiss"):

@@ -65,7 +65,7 @@ class Embedder:
             self.st = SentenceTransformer(model, device="cpu")
         self.name = model
         self.identity = model_identity(model)
-        self.dim = int(self.st.get_sentence_embedding_dimension())
+        self.dim = int(self.st.get_embedding_dimension())
         self.batch_size = batch_size
         self.query_prompt, self.passage_prompt = self._prompts(query_prompt, passage_prompt)
         log.info("embedder %s: dim %d, query prompt %r, passage prompt %r",

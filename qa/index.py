@@ -15,6 +15,7 @@ the previous version live, and readers holding a version finish on it.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ import sqlite3
 import time
 import uuid
 from array import array
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib import metadata as pkg_metadata
 from pathlib import Path
@@ -255,6 +257,28 @@ class Index:
             for c in self.chunks:
                 self._by_doc.setdefault(c.doc_id, []).append(c)
         return list(self._by_doc.get(doc_id, ()))
+
+
+def live_version_name(index_dir: Path) -> str | None:
+    """The live version's folder name (one `readlink`: cheap enough to ask on every request)."""
+    try:
+        return Path(os.readlink(index_dir / "CURRENT")).name
+    except FileNotFoundError:
+        return None
+
+
+@contextmanager
+def writer_lock(index_dir: Path):
+    """Serialise writers of one index across threads and processes (the API's ingest jobs, a
+    `qa ingest` run beside a running server, several uvicorn workers): each writer must start from
+    the version the previous one wrote, or one's documents would be lost."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".writer.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def live_version(index_dir: Path) -> Path:

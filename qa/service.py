@@ -5,10 +5,13 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
+import threading
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from . import answer as answering
@@ -16,7 +19,7 @@ from . import chunk as chunking
 from . import clean, lexical, load, metadata
 from .embed import Embedder, model_identity
 from .errors import DocumentNotFound, EmptyDocument, IndexMismatch, IndexNotFound, InvalidArgument, QAError
-from .index import DocumentInfo, Index
+from .index import DocumentInfo, Index, live_version_name, writer_lock
 from .respond import compose
 from .retrieve import Mode, RetrievalParams
 from .rewrite import rewrite
@@ -26,9 +29,6 @@ from .textnorm import normalize
 from .types import Answer, Chunk, Document, Filters, Hit, IngestReport, LoadProblem, RawDocument
 
 log = logging.getLogger(__name__)
-
-MAX_QUERY_CHARS = 500
-MAX_HISTORY = 20
 
 
 def _stated_fields(raw: RawDocument) -> dict[str, str]:
@@ -65,6 +65,7 @@ class Service:
         self._embedder = embedder
         self._reranker = None
         self._index: Index | None = None
+        self._loading = threading.Lock()
 
     # ----- the parts -----
 
@@ -99,9 +100,17 @@ class Service:
 
     @property
     def index(self) -> Index:
-        if self._index is None:
-            self._index = Index.load(self.settings.index_dir, expect=self._expect())
-        return self._index
+        """The live index version. Another process (a `qa ingest`, another API worker) may have
+        switched `CURRENT` since it was loaded: then the new version is loaded. Callers that use
+        the index several times take it once, so a request finishes on the version it started on."""
+        index = self._index
+        if index is not None and index.folder.name == live_version_name(self.settings.index_dir):
+            return index
+        with self._loading:
+            index = self._index
+            if index is None or index.folder.name != live_version_name(self.settings.index_dir):
+                index = self._index = Index.load(self.settings.index_dir, expect=self._expect())
+        return index
 
     def reload(self) -> Index:
         self._index = None
@@ -110,12 +119,20 @@ class Service:
     # ----- ingest -----
 
     def ingest(self, paths: list[Path], replace: bool = False, rebuild: bool = False,
-               progress: bool = False) -> IngestReport:
+               progress: bool = False, doc_ids: Mapping[str, str] | None = None) -> IngestReport:
         """Add or update documents from `paths`; `replace` drops documents not among them;
-        `rebuild` ignores the existing index (and its vectors) entirely."""
+        `rebuild` ignores the existing index (and its vectors) entirely. `doc_ids` names documents
+        by file path where the file's own name is not the id (uploads are stored under generated names)."""
+        with writer_lock(self.settings.index_dir):
+            return self._ingest(paths, replace, rebuild, progress, doc_ids or {})
+
+    def _ingest(self, paths: list[Path], replace: bool, rebuild: bool, progress: bool,
+                doc_ids: Mapping[str, str]) -> IngestReport:
         t0 = time.perf_counter()
         files = load.find_files(paths)
         raws, problems = load.load_files(files)
+        raws = [dataclasses.replace(r, doc_id=doc_ids[r.path]) if r.path in doc_ids and r.fmt != "jsonl" else r
+                for r in raws]
         problems = list(problems)
         old, stale = (None, False) if rebuild else self._existing_index()
         old_docs = old.docs if old else {}
@@ -159,6 +176,10 @@ class Service:
         return self._report(index, added, updated, removed, unchanged, embedded, problems, t0)
 
     def remove(self, doc_ids: list[str]) -> IngestReport:
+        with writer_lock(self.settings.index_dir):
+            return self._remove(doc_ids)
+
+    def _remove(self, doc_ids: list[str]) -> IngestReport:
         t0 = time.perf_counter()
         old = self.index
         missing = [d for d in doc_ids if d not in old.docs]
@@ -239,19 +260,23 @@ class Service:
                                mode=mode or "hybrid", hnsw_ef_search=s.hnsw_ef_search, year_weight=s.year_weight,
                                region_weight=s.region_weight)
 
-    @staticmethod
-    def _check_question(query: str) -> str:
+    def _check_question(self, query: str, what: str = "问题") -> str:
         query = (query or "").strip()
+        limit = self.settings.max_question_chars
         if not query:
-            raise InvalidArgument("问题不能为空")
-        if len(query) > MAX_QUERY_CHARS:
-            raise InvalidArgument(f"问题过长：{len(query)} 个字符，最多 {MAX_QUERY_CHARS} 个")
+            raise InvalidArgument(f"{what}不能为空")
+        if len(query) > limit:
+            raise InvalidArgument(f"{what}过长：{len(query)} 个字符，最多 {limit} 个")
         return query
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None,
                mode: Mode | None = None, rerank: bool | None = None) -> list[Hit]:
         """Ranked passages; `rerank` (default: whenever a reranker is configured) reorders the
         best `rerank_candidates` with the cross-encoder before cutting to `k`."""
+        return self._search(self.index, query, k, filters, mode, rerank)
+
+    def _search(self, index: Index, query: str, k: int | None, filters: Filters | None,
+                mode: Mode | None, rerank: bool | None) -> list[Hit]:
         query = self._check_question(query)
         if k is not None and not 1 <= k <= 100:
             raise InvalidArgument(f"k 必须在 1 到 100 之间，当前为 {k}")
@@ -260,9 +285,9 @@ class Service:
         if use_reranker and not self.settings.rerank_model:
             raise InvalidArgument("没有配置重排序模型（QA_RERANK_MODEL）")
         if not use_reranker:
-            return retrieve_search(self.index, self.embedder, query, self.params(k, mode), filters)
+            return retrieve_search(index, self.embedder, query, self.params(k, mode), filters)
         depth = max(k, self.settings.rerank_candidates)
-        hits = retrieve_search(self.index, self.embedder, query, self.params(depth, mode), filters)
+        hits = retrieve_search(index, self.embedder, query, self.params(depth, mode), filters)
         return self.reranker.rerank(normalize(query), hits)[:k]
 
     # ----- ask -----
@@ -276,25 +301,41 @@ class Service:
                k: int | None = None, mode: Mode | None = None,
                rerank: bool | None = None) -> tuple[Answer, list[Hit]]:
         """`ask`, also returning the ranked passages retrieved for it (what the evaluation scores)."""
+        steps = self.answer_steps(question, history, filters, k, mode, rerank)
+        for step in steps:
+            if isinstance(step, Answered):
+                return step.answer, step.hits
+        raise AssertionError("answer_steps ended without an answer")  # unreachable: the last step answers
+
+    def answer_steps(self, question: str, history: list[str] | tuple[str, ...] = (),
+                     filters: Filters | None = None, k: int | None = None, mode: Mode | None = None,
+                     rerank: bool | None = None) -> Iterator["Rewritten | Answered"]:
+        """`answer` one stage at a time, for the chat stream: first the rewritten question, then
+        the answer with its citations. The question is checked before anything is yielded."""
         question = self._check_question(question)
-        if len(history) > MAX_HISTORY:
-            raise InvalidArgument(f"对话历史过长：{len(history)} 轮，最多 {MAX_HISTORY} 轮")
-        history = [self._check_question(h) for h in history]
-        k = k or self.settings.top_k
+        if len(history) > self.settings.max_history:
+            raise InvalidArgument(f"对话历史过长：{len(history)} 轮，最多 {self.settings.max_history} 轮")
+        history = [self._check_question(h, "对话历史中的问题") for h in history]
+        return self._answer_steps(question, history, filters, k or self.settings.top_k, mode, rerank)
+
+    def _answer_steps(self, question, history, filters, k, mode, rerank):
+        index = self.index  # one version for the whole answer, whatever an ingest swaps in meanwhile
         t0 = time.perf_counter()
         rewritten = rewrite(question, history)
         t1 = time.perf_counter()
-        hits = self.search(rewritten, k=max(k, self.settings.answer_passages), filters=filters, mode=mode,
-                           rerank=rerank)
+        yield Rewritten(question, rewritten)
+        t_resumed = time.perf_counter()
+        hits = self._search(index, rewritten, max(k, self.settings.answer_passages), filters, mode, rerank)
         t2 = time.perf_counter()
-        docs = self.index.docs
+        lex = index.lexical
+        idf = lex.idf if lex is not None else (lambda word: 1.0)
         # Answers come from the same passages whatever `k` is: what staff see is what evaluation scores.
-        choice = answering.choose(rewritten, hits[: self.settings.answer_passages], docs, answering.RefusalParams(
-            self.settings.min_coverage, self.settings.weak_coverage, self.settings.min_dense), idf=self.idf)
+        choice = answering.choose(rewritten, hits[: self.settings.answer_passages], index.docs, answering.RefusalParams(
+            self.settings.min_coverage, self.settings.weak_coverage, self.settings.min_dense), idf=idf)
         t3 = time.perf_counter()
-        timings = {"rewrite": round((t1 - t0) * 1000, 1), "retrieve": round((t2 - t1) * 1000, 1),
+        timings = {"rewrite": round((t1 - t0) * 1000, 1), "retrieve": round((t2 - t_resumed) * 1000, 1),
                    "answer": round((t3 - t2) * 1000, 1)}
-        return compose(question, rewritten, hits, choice, docs, k, timings), hits
+        yield Answered(compose(question, rewritten, hits, choice, index.docs, k, timings), hits)
 
     def idf(self, word: str) -> float:
         lex = self.index.lexical
@@ -302,3 +343,17 @@ class Service:
 
     def documents(self) -> list[DocumentInfo]:
         return list(self.index.docs.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class Rewritten:
+    """The question as it will be searched (follow-ups completed from the history)."""
+
+    question: str
+    rewritten_question: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Answered:
+    answer: Answer
+    hits: list[Hit]

@@ -69,3 +69,24 @@ class Settings(BaseSettings):
     min_coverage: float = Field(0.2, ge=0, le=1)
     weak_coverage: float = Field(0.45, ge=0, le=1)
     min_dense: float = Field(0.905, ge=-1, le=1)
+
+    # Limits on what a caller may send (the CLI, the API and the chat all check them in `Service`).
+    max_question_chars: int = Field(500, ge=1)
+    max_history: int = Field(20, ge=0)
+
+    # ----- the HTTP API (`qa serve`) -----
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    # API keys as comma-separated `role:key` pairs (roles: reader, admin), e.g. "admin:k1,reader:k2";
+    # and/or a file of such pairs, one per line (# comments allowed).
+    api_keys: str = Field("", repr=False)
+    api_keys_file: Path | None = None
+    # Let requests without a key read (ask, search, chat, documents): for a trusted intranet only.
+    # Writing (upload, delete) always needs an admin key.
+    allow_anonymous_read: bool = False
+    # Origins allowed to call the API from a browser (the portal), comma-separated; "*" for any.
+    cors_origins: str = ""
+    # Requests per minute per key (per client address when anonymous); 0 turns the limit off.
+    rate_limit_per_minute: int = Field(600, ge=0)
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)  # per file
+    max_upload_files: int = Field(20, ge=1)

@@ -1,0 +1,143 @@
+"""`create_app(settings=None)`: the FastAPI service. Its lifespan loads the one `Service`
+(index and model) into `app.state.runtime` in the background; /readyz says when it is done.
+
+    /api/v1/ask  /search  /chat  /documents  /documents/{id}  /jobs/{id}  /index
+    /healthz  /readyz  /metrics  /docs (OpenAPI)  /  (the web chat)
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+
+from qa.service import Service
+from qa.settings import Settings
+
+from . import errors
+from .auth import KeyRing, RateLimiter
+from .deps import Runtime
+from .errors import PayloadTooLarge, error_response
+from .jobs import IngestJobs
+from .metrics import Metrics
+from .routes import ask, chat, documents, jobs, search, status
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("api.access")
+
+API = "/api/v1"
+STATIC = Path(__file__).parent / "static"
+_JSON_BODY_LIMIT = 1024 * 1024  # a question with its history is a few KB; anything near this is not one
+
+DESCRIPTION = """政务知识问答服务：对市场监管等政府文件的知识库进行问答与检索，答案附带出处片段。
+
+**认证**：在请求头 `X-API-Key: <密钥>` 或 `Authorization: Bearer <密钥>` 中提供 API 密钥。
+reader 密钥可问答、检索、阅读文档；admin 密钥还可上传和删除文档。
+
+**错误**：一律为 `{"error": {"code": "...", "message": "中文说明"}}`，状态码 400/401/403/404/413/415/422/429/503。
+"""
+
+
+def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
+    """The app for `settings` (default: the environment). `service` lets a caller share an
+    already-loaded service (tests); otherwise the lifespan builds one."""
+    settings = settings or Settings()
+    keys = KeyRing.from_settings(settings)  # a malformed key setting stops start-up, not a request
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        svc = service or Service(settings)
+        jobs_ = IngestJobs(settings.index_dir, svc, on_finish=lambda s: _after_job(rt, s))
+        rt = Runtime(settings, svc, keys, RateLimiter(settings.rate_limit_per_minute), metrics, jobs_)
+        app.state.runtime = rt
+        threading.Thread(target=rt.load, name="load-index", daemon=True).start()
+        yield
+        jobs_.shutdown()
+
+    # FastAPIOffline serves the /docs page's scripts itself: the intranet has no CDN.
+    app = FastAPIOffline(title="政务知识问答 API", version="1", description=DESCRIPTION, lifespan=lifespan,
+                         openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+    errors.install(app)
+    for r in (ask.router, chat.router, search.router, documents.router, jobs.router, status.router):
+        app.include_router(r, prefix=API)
+    app.include_router(status.router, include_in_schema=False)  # /healthz, /readyz also at the root, where probes look
+    metrics.install(app)
+    _static(app)
+
+    upload_limit = settings.max_upload_bytes * settings.max_upload_files + _JSON_BODY_LIMIT
+
+    @app.middleware("http")
+    async def limit_and_log(request: Request, call_next):
+        t0 = time.perf_counter()
+        declared = request.headers.get("content-length", "")
+        limit = upload_limit if request.url.path == f"{API}/documents" else _JSON_BODY_LIMIT
+        if declared.isdigit() and int(declared) > limit:
+            response = error_response(PayloadTooLarge(f"请求体 {int(declared)} 字节，超过 {limit} 字节的上限"))
+        else:
+            response = await call_next(request)
+        access_log.info(json.dumps({
+            "method": request.method, "route": _route_template(request.scope), "status": response.status_code,
+            "ms": round((time.perf_counter() - t0) * 1000, 1), "key_id": getattr(request.state, "key_id", None),
+            "client": request.client.host if request.client else None,
+        }, ensure_ascii=False))
+        return response
+
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:  # added last, so it wraps everything: error responses carry CORS headers too
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["X-API-Key", "Authorization", "Content-Type"],
+                           expose_headers=["Location", "Retry-After"], max_age=600)
+    return app
+
+
+def _route_template(scope: dict) -> str:
+    """The matched route as declared (`/api/v1/documents/{doc_id}`), so logs group by route, not by id."""
+    route = scope.get("route")
+    if route is None:
+        return "unmatched"
+    included = (scope.get("fastapi") or {}).get("included_router")
+    context = getattr(included, "include_context", None)
+    return getattr(context, "prefix", "") + route.path
+
+
+def _after_job(rt: Runtime, status: str) -> None:
+    rt.metrics.ingest_jobs.labels(status=status).inc()
+    index = rt.service.index
+    rt.metrics.index_size(len(index.docs), len(index.chunks))
+
+
+def _static(app: FastAPI) -> None:
+    """The web chat: / and its assets under /static, all served from api/static (no CDN)."""
+    if (STATIC / "index.html").exists():
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+        @app.get("/", include_in_schema=False)
+        def chat_page() -> FileResponse:
+            return FileResponse(STATIC / "index.html")
+    else:
+        @app.get("/", include_in_schema=False)
+        def no_chat_page() -> RedirectResponse:
+            return RedirectResponse("/docs")
+
+
+def logging_config(level: str = "INFO") -> dict:
+    """For uvicorn (`qa serve`): our loggers and the access log, one line per event."""
+    return {
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
+        "loggers": {
+            "": {"handlers": ["stderr"], "level": level},
+            "uvicorn.access": {"level": "WARNING"},  # api.access logs every request, with the route and key id
+            "jieba": {"level": "WARNING"}, "bm25s": {"level": "WARNING"}, "sentence_transformers": {"level": "WARNING"}, "faiss": {"level": "WARNING"},
+        },
+    }

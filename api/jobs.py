@@ -1,0 +1,138 @@
+"""Background ingest of uploaded files: stored under the index's own folder with generated names,
+ingested one job at a time, each job's state kept as a JSON file so any worker process can report it.
+
+    index/default/uploads/<job_id>/01-<uuid>.docx   the uploaded bytes (the client's name is never a path)
+    index/default/jobs/<job_id>.json                status, stage, per-file results, the ingest report
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from qa.errors import QAError
+from qa.service import Service
+
+from .errors import JobNotFound
+
+log = logging.getLogger(__name__)
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def document_name(filename: str | None) -> str:
+    """A document id from a client's file name: its last path component without the suffix,
+    with separators and control characters replaced. It names the document; it is never a path."""
+    name = PureWindowsPath(PurePosixPath(filename or "").name).name
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    stem = _UNSAFE.sub("_", unicodedata.normalize("NFC", stem)).strip(" ._")[:120]
+    return stem or f"upload-{uuid.uuid4().hex[:8]}"
+
+
+class IngestJobs:
+    def __init__(self, index_dir: Path, service: Service, on_finish: Callable[[str], None] = lambda status: None):
+        self.uploads = index_dir / "uploads"
+        self.folder = index_dir / "jobs"
+        self.service = service
+        self.on_finish = on_finish
+        # One writer at a time: `Service.ingest` also holds the index's writer lock, which keeps
+        # other processes (workers, `qa ingest`) in line too.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
+
+    def new_upload_dir(self) -> tuple[str, Path]:
+        job_id = uuid.uuid4().hex
+        folder = self.uploads / job_id
+        folder.mkdir(parents=True)
+        return job_id, folder
+
+    def submit(self, job_id: str, files: list[tuple[str, Path, str]]) -> dict:
+        """Queue an ingest of `files`: (client's file name, stored path, document id)."""
+        job = {"job_id": job_id, "status": "queued", "stage": "排队中", "created_at": now(),
+               "started_at": None, "finished_at": None, "report": None, "error": None,
+               "files": [{"name": name, "stored": str(path), "doc_id": doc_id, "doc_ids": [], "status": "pending",
+                          "error": None} for name, path, doc_id in files]}
+        self._save(job)
+        self._executor.submit(self._run, job)
+        log.info("ingest job %s queued: %d files", job_id, len(files))
+        return job
+
+    def get(self, job_id: str) -> dict:
+        path = self.folder / f"{job_id}.json"
+        if not _JOB_ID.match(job_id) or not path.exists():
+            raise JobNotFound(f"没有导入任务 {job_id!r}")
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=False)
+
+    def _save(self, job: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{job['job_id']}.json.tmp"
+        tmp.write_text(json.dumps(job, ensure_ascii=False, indent=2), encoding="utf-8")
+        os.replace(tmp, self.folder / f"{job['job_id']}.json")
+
+    def _run(self, job: dict) -> None:
+        job.update(status="running", stage="读取文档、嵌入并建立新索引", started_at=now())
+        self._save(job)
+        files = job["files"]
+        paths = [Path(f["stored"]) for f in files]
+        names = {f["stored"]: f["doc_id"] for f in files}
+        try:
+            report = self.service.ingest(paths, doc_ids=names)
+        except QAError as e:
+            self._fail(job, e.code, e.message)
+            return
+        except Exception:  # noqa: BLE001 - a background job has no caller to raise to: record it and keep serving
+            log.exception("ingest job %s failed", job["job_id"])
+            self._fail(job, "internal_error", "导入时发生内部错误；在线索引未改变")
+            return
+        problems: dict[str, list] = {}
+        for p in report.problems:
+            problems.setdefault(p.path, []).append(p)
+        outcome = {**{d: "added" for d in report.added}, **{d: "updated" for d in report.updated},
+                   **{d: "unchanged" for d in report.unchanged}}
+        claimed = {f["doc_id"] for f in files}
+        for f in files:
+            mine = problems.get(f["stored"], [])
+            if f["stored"].endswith(".jsonl"):  # a JSONL file holds many documents, named by its lines
+                f["doc_ids"] = sorted(d for d in outcome if d not in claimed)
+            elif f["doc_id"] in outcome:
+                f["doc_ids"] = [f["doc_id"]]
+            f["status"] = outcome.get(f["doc_ids"][0], "added") if f["doc_ids"] else "error"
+            if mine:
+                more = f"（另有 {len(mine) - 1} 处问题）" if len(mine) > 1 else ""
+                f["error"] = {"code": mine[0].code, "message": _client_message(mine[0].message, f) + more}
+        ok = any(f["doc_ids"] for f in files)
+        report_out = {k: v for k, v in asdict(report).items() if k != "problems"}
+        job.update(status="succeeded" if ok else "failed", stage="完成" if ok else "没有可导入的文档",
+                   finished_at=now(), report=report_out)
+        if not ok:
+            job["error"] = {"code": "nothing_ingested", "message": "上传的文件都没能导入；在线索引未改变"}
+        self._save(job)
+        self.on_finish(job["status"])
+        log.info("ingest job %s %s in %.1f s", job["job_id"], job["status"], report.seconds)
+
+    def _fail(self, job: dict, code: str, message: str) -> None:
+        for f in job["files"]:
+            f["status"] = "error"
+        job.update(status="failed", stage="失败", finished_at=now(), error={"code": code, "message": message})
+        self._save(job)
+        self.on_finish("failed")
+
+
+def _client_message(message: str, f: dict) -> str:
+    """Problems name the stored path; the client knows the file by the name it sent."""
+    return message.replace(f["stored"], f["name"])

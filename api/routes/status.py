@@ -1,0 +1,42 @@
+"""Health, readiness and index status: for load balancers, orchestrators and the admin view."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from qa.index import Index
+
+from ..deps import Reader, RuntimeDep, ServiceDep
+from ..errors import error_body
+from ..schemas import HealthOut, IndexOut, ReadyOut
+from .responses import READ_ERRORS
+
+router = APIRouter(tags=["运行状态"])
+
+
+def index_status(index: Index) -> IndexOut:
+    m = index.manifest
+    return IndexOut(version=m.get("version"), created_at=m.get("created_at"), documents=len(index.docs),
+                    chunks=len(index.chunks), model=m.get("model", {}).get("name", ""), dim=m.get("model", {}).get("dim"))
+
+
+@router.get("/healthz", summary="存活检查", response_model=HealthOut)
+def healthz() -> HealthOut:
+    """进程存活。"""
+    return HealthOut(status="ok")
+
+
+@router.get("/readyz", summary="就绪检查", response_model=ReadyOut, responses={503: READ_ERRORS[503]})
+def readyz(rt: RuntimeDep):
+    """索引和模型都已加载时返回 200，否则 503（启动加载中，或加载失败的原因）。"""
+    if not rt.ready:
+        if rt.load_error is not None:
+            return JSONResponse(error_body("not_ready", f"服务未就绪：{rt.load_error.message}"), status_code=503)
+        return JSONResponse(error_body("not_ready", "正在加载索引和模型"), status_code=503)
+    return ReadyOut(status="ready", index=index_status(rt.service.index))
+
+
+@router.get("/index", summary="索引状态", response_model=IndexOut, responses=READ_ERRORS)
+def index(who: Reader, svc: ServiceDep) -> IndexOut:
+    """在线索引的版本、创建时间、文档数、片段数和嵌入模型。"""
+    return index_status(svc.index)

@@ -1,0 +1,228 @@
+"""The API's request and response bodies. Pydantic lives here, at the HTTP edge only; the
+library's dataclasses are converted on the way out (`from_*`)."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa.index import DocumentInfo
+from qa.types import Answer, Filters, Hit
+
+DATE = r"^(\d{4}-\d{2}-\d{2})?$"
+# Static caps against absurd bodies; the configured limits (QA_MAX_QUESTION_CHARS, QA_MAX_HISTORY)
+# are checked by the service, with the same message the CLI gives.
+_TEXT_CAP = 10_000
+_LIST_CAP = 100
+
+
+class FiltersIn(BaseModel):
+    """Restrict retrieval; every field left empty matches everything."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"regions": ["湖南"], "date_from": "2021-01-01"}]})
+
+    doc_ids: list[str] = Field(default_factory=list, max_length=_LIST_CAP, description="只在这些文档中检索")
+    regions: list[str] = Field(default_factory=list, max_length=_LIST_CAP, description="地区，如 湖南、贵州")
+    kinds: list[str] = Field(default_factory=list, max_length=_LIST_CAP, description="文档类型：规划、新闻、工作报告…")
+    chunk_kinds: list[Literal["text", "table_row", "table"]] = Field(default_factory=list, description="片段类型")
+    date_from: str = Field("", pattern=DATE, description="发布日期不早于 YYYY-MM-DD")
+    date_to: str = Field("", pattern=DATE, description="发布日期不晚于 YYYY-MM-DD")
+
+    def to_filters(self) -> Filters | None:
+        f = Filters(tuple(self.doc_ids), tuple(self.regions), tuple(self.kinds), tuple(self.chunk_kinds),
+                    self.date_from, self.date_to)
+        return f or None
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"question": "2025年市场主体目标是多少？"},
+        {"question": "那2020年呢？", "history": ["2025年市场主体目标是多少？"]},
+    ]})
+
+    question: str = Field(max_length=_TEXT_CAP, description="问题")
+    history: list[str] = Field(default_factory=list, max_length=_LIST_CAP,
+                               description="本次对话之前的问题，按先后顺序（用于理解“那2020年呢？”这样的追问）")
+    filters: FiltersIn | None = None
+    top_k: int = Field(5, ge=1, le=20, description="引用片段数")
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"query": "湖南查扣非法口罩多少只", "top_k": 5},
+        {"query": "市场主体", "filters": {"regions": ["贵州"]}, "mode": "bm25"},
+    ]})
+
+    query: str = Field(max_length=_TEXT_CAP, description="检索语句")
+    top_k: int = Field(5, ge=1, le=100)
+    filters: FiltersIn | None = None
+    mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="hybrid = 向量与 BM25 融合")
+
+
+class CitationOut(BaseModel):
+    rank: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    source: str
+    date: str
+    region: str
+    section: str = Field(description="章节路径，如“第二章 总体思路 > 三、总体目标 > 专栏1 …”")
+    kind: str = Field(description="text | table_row | table")
+    text: str
+    highlight: list[tuple[int, int]] = Field(description="text 中支撑答案的 [起, 止) 区间")
+    doc_offsets: tuple[int, int] = Field(description="该片段在原文（GET /documents/{id} 的 raw_text）中的 [起, 止)")
+    score: float
+
+
+class AnswerOut(BaseModel):
+    """The answer object, as `qa ask --json` prints it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "question": "2025年市场主体目标是多少？", "rewritten_question": "2025年市场主体目标是多少？", "found": True,
+        "answer": "650万户", "answer_sentence": "指标名称: 全省市场主体数(万户)｜2020年: 488.84｜2025年: 650",
+        "confidence": 0.93, "citations": [], "others": [], "timings_ms": {"rewrite": 0.1, "retrieve": 30.2, "answer": 4.0},
+    }]})
+
+    question: str
+    rewritten_question: str = Field(description="结合对话历史改写后的问题（即实际检索的问题）")
+    found: bool = Field(description="false 表示知识库中没有找到答案；此时 citations 列出最接近的片段")
+    answer: str
+    answer_sentence: str
+    confidence: float
+    citations: list[CitationOut]
+    others: list[CitationOut] = Field(description="其他文档中相关的片段")
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def from_answer(cls, a: Answer) -> AnswerOut:
+        return cls.model_validate(asdict(a))
+
+
+class HitOut(BaseModel):
+    """A retrieved chunk with every score that ranked it, as `qa search --json` prints it."""
+
+    rank: int
+    score: float = Field(description="融合分（倒数排名融合）")
+    dense_rank: int | None
+    dense_score: float | None = Field(description="向量余弦相似度")
+    bm25_rank: int | None
+    bm25_score: float | None
+    rerank_score: float | None = None
+    title: str
+    date: str
+    source: str
+    chunk_id: str
+    doc_id: str
+    ordinal: int
+    kind: str
+    section: str
+    text: str
+    search_text: str
+    start: int
+    end: int
+    raw_start: int
+    raw_end: int
+    region: str
+
+    @classmethod
+    def from_hit(cls, h: Hit, docs: dict[str, DocumentInfo]) -> HitOut:
+        info = docs.get(h.chunk.doc_id)
+        return cls(rank=h.rank, score=h.score, dense_rank=h.dense_rank, dense_score=h.dense_score,
+                   bm25_rank=h.bm25_rank, bm25_score=h.bm25_score, rerank_score=h.rerank_score,
+                   title=info.title if info else "", date=info.date if info else "",
+                   source=info.source if info else "", **asdict(h.chunk))
+
+
+class SearchOut(BaseModel):
+    query: str
+    mode: str
+    hits: list[HitOut]
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str
+    date: str
+    source: str
+    region: str
+    kind: str
+    fmt: str
+    chunks: int
+
+    @classmethod
+    def from_info(cls, d: DocumentInfo) -> DocumentOut:
+        return cls(doc_id=d.doc_id, title=d.title, date=d.date, source=d.source, region=d.region,
+                   kind=d.kind, fmt=d.fmt, chunks=d.chunks)
+
+
+class IndexOut(BaseModel):
+    version: str | None
+    created_at: str | None
+    documents: int
+    chunks: int
+    model: str
+    dim: int | None
+
+
+class DocumentListOut(BaseModel):
+    documents: list[DocumentOut]
+    index: IndexOut
+
+
+class ChunkSpanOut(BaseModel):
+    chunk_id: str
+    ordinal: int
+    kind: str
+    section: str
+    raw_start: int = Field(description="在 raw_text 中的起点")
+    raw_end: int
+
+
+class DocumentDetailOut(DocumentOut):
+    raw_text: str = Field(description="文档原文（文件中的文字，未经清洗）")
+    chunk_spans: list[ChunkSpanOut]
+
+
+class RemovedOut(BaseModel):
+    removed: list[str]
+    documents: int
+    chunks: int
+
+
+class JobFileOut(BaseModel):
+    name: str = Field(description="上传时的文件名")
+    doc_ids: list[str] = Field(description="由该文件导入的文档编号")
+    status: Literal["pending", "added", "updated", "unchanged", "error"]
+    error: dict | None = None
+
+
+class JobOut(BaseModel):
+    job_id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    stage: str = Field(description="进度：排队中、读取文档、嵌入与建索引、完成…")
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    files: list[JobFileOut]
+    report: dict | None = Field(None, description="导入结果：文档数、片段数、新增、更新、嵌入片段数、用时")
+    error: dict | None = Field(None, description="整个任务失败时的原因；此时在线索引保持不变")
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    index: IndexOut | None = None
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["invalid_argument"])
+    message: str = Field(examples=["问题不能为空"])
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
