@@ -1,7 +1,7 @@
 """`create_app(settings=None)`: the FastAPI service. Its lifespan loads the one `Service`
 (index and model) into `app.state.runtime` in the background; /readyz says when it is done.
 
-    /api/v1/ask  /search  /chat  /documents  /documents/{id}  /jobs/{id}  /index
+    /api/v1/ask  /search  /chat  /documents  /documents/{id}  /jobs/{id}  /index  /me
     /healthz  /readyz  /metrics  /docs (OpenAPI)  /  (the web chat)
 """
 from __future__ import annotations
@@ -67,9 +67,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app = FastAPIOffline(title="政务知识问答 API", version="1", description=DESCRIPTION, lifespan=lifespan,
                          openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     errors.install(app)
-    for r in (ask.router, chat.router, search.router, documents.router, jobs.router, status.router):
+    for r in (ask.router, chat.router, search.router, documents.router, jobs.router, status.router, status.probes):
         app.include_router(r, prefix=API)
-    app.include_router(status.router, include_in_schema=False)  # /healthz, /readyz also at the root, where probes look
+    app.include_router(status.probes, include_in_schema=False)
     metrics.install(app)
     _static(app)
 

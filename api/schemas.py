@@ -210,6 +210,11 @@ class JobOut(BaseModel):
     error: dict | None = Field(None, description="整个任务失败时的原因；此时在线索引保持不变")
 
 
+class MeOut(BaseModel):
+    role: Literal["reader", "admin"]
+    key_id: str | None = Field(description="密钥的哈希前缀（日志中以此指代密钥）；匿名读取时为 null")
+
+
 class HealthOut(BaseModel):
     status: str
 

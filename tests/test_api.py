@@ -153,6 +153,12 @@ def test_another_authorization_scheme_returns_401(client):
     assert r.status_code == 401 and "Bearer" in error_of(r)["message"]
 
 
+def test_me_tells_the_role_of_the_key(client):
+    assert client.get("/api/v1/me", headers=ADMIN).json()["role"] == "admin"
+    body = client.get("/api/v1/me", headers=READER).json()
+    assert body["role"] == "reader" and body["key_id"].startswith("k-") and READER_KEY not in body["key_id"]
+
+
 def test_reader_cannot_upload(client):
     r = upload(client, [("a.txt", "文字".encode())], headers=READER)
     assert r.status_code == 403 and error_of(r)["code"] == "forbidden"

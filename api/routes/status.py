@@ -8,10 +8,12 @@ from qa.index import Index
 
 from ..deps import Reader, RuntimeDep, ServiceDep
 from ..errors import error_body
-from ..schemas import HealthOut, IndexOut, ReadyOut
+from ..schemas import HealthOut, IndexOut, MeOut, ReadyOut
 from .responses import READ_ERRORS
 
 router = APIRouter(tags=["运行状态"])
+# Liveness and readiness: mounted under /api/v1 and at the root, where orchestrators' probes look.
+probes = APIRouter(tags=["运行状态"])
 
 
 def index_status(index: Index) -> IndexOut:
@@ -20,13 +22,13 @@ def index_status(index: Index) -> IndexOut:
                     chunks=len(index.chunks), model=m.get("model", {}).get("name", ""), dim=m.get("model", {}).get("dim"))
 
 
-@router.get("/healthz", summary="存活检查", response_model=HealthOut)
+@probes.get("/healthz", summary="存活检查", response_model=HealthOut)
 def healthz() -> HealthOut:
     """进程存活。"""
     return HealthOut(status="ok")
 
 
-@router.get("/readyz", summary="就绪检查", response_model=ReadyOut, responses={503: READ_ERRORS[503]})
+@probes.get("/readyz", summary="就绪检查", response_model=ReadyOut, responses={503: READ_ERRORS[503]})
 def readyz(rt: RuntimeDep):
     """索引和模型都已加载时返回 200，否则 503（启动加载中，或加载失败的原因）。"""
     if not rt.ready:
@@ -40,3 +42,9 @@ def readyz(rt: RuntimeDep):
 def index(who: Reader, svc: ServiceDep) -> IndexOut:
     """在线索引的版本、创建时间、文档数、片段数和嵌入模型。"""
     return index_status(svc.index)
+
+
+@router.get("/me", summary="当前密钥的角色", response_model=MeOut, responses=READ_ERRORS)
+def me(who: Reader) -> MeOut:
+    """调用者的角色（reader 或 admin）和密钥编号（密钥的哈希前缀；匿名读取时为 null）。"""
+    return MeOut(role=who.role, key_id=who.key_id)
