@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import re
 import time
 import unicodedata
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from qa.errors import QAError
 from qa.service import Service
+from qa.settings import Settings
+from qa.types import IngestReport
 
 from .errors import JobNotFound
 
@@ -91,14 +94,19 @@ class IngestJobs:
         paths = [Path(f["stored"]) for f in files]
         names = {f["stored"]: f["doc_id"] for f in files}
         try:
-            report = self.service.ingest(paths, doc_ids=names)
-        except QAError as e:
-            self._fail(job, e.code, e.message)
-            return
+            # In a process of its own: cleaning and chunking are pure Python, and in this process
+            # they would hold the interpreter lock against every query for seconds at a time.
+            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                outcome = pool.submit(ingest_in_child, self.service.settings, paths, names).result()
         except Exception:  # noqa: BLE001 - a background job has no caller to raise to: record it and keep serving
             log.exception("ingest job %s failed", job["job_id"])
             self._fail(job, "internal_error", "导入时发生内部错误；在线索引未改变")
             return
+        if isinstance(outcome, tuple):
+            self._fail(job, *outcome)
+            return
+        report = outcome
+        self.service.index  # noqa: B018 - load the new version now, not in the next question's time
         problems: dict[str, list] = {}
         for p in report.problems:
             problems.setdefault(p.path, []).append(p)
@@ -131,6 +139,18 @@ class IngestJobs:
         job.update(status="failed", stage="失败", finished_at=now(), error={"code": code, "message": message})
         self._save(job)
         self.on_finish("failed")
+
+
+def ingest_in_child(settings: Settings, paths: list[Path], doc_ids: dict[str, str]) -> IngestReport | tuple[str, str]:
+    """Runs in the ingest process: its own service (and model), half the threads, so queries keep
+    a core. The new version is switched in on disk; the server notices `CURRENT` has moved.
+    A library error comes back as (code, message): some error types do not survive pickling."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    threads = max(1, settings.num_threads // 2)
+    try:
+        return Service(settings.model_copy(update={"num_threads": threads})).ingest(paths, doc_ids=doc_ids)
+    except QAError as e:
+        return e.code, e.message
 
 
 def _client_message(message: str, f: dict) -> str:

