@@ -429,6 +429,15 @@ def test_upload_of_jsonl_as_the_request_body(writable):
     assert job["status"] == "succeeded" and job["files"][0]["doc_ids"] == ["通知一", "通知二"]
 
 
+def test_a_document_whose_id_holds_a_slash_can_be_read_and_deleted(writable):
+    line = {"id": "2026/通知", "title": "关于开展电子秤检定的通知", "text": "2026年共检定农贸市场电子秤1200台。"}
+    r = writable.post("/api/v1/documents", content=json.dumps(line, ensure_ascii=False).encode(),
+                      headers={**ADMIN, "Content-Type": "application/x-ndjson"})
+    assert wait_job(writable, r.json()["job_id"])["status"] == "succeeded"
+    assert writable.get("/api/v1/documents/2026/通知", headers=READER).json()["title"] == "关于开展电子秤检定的通知"
+    assert writable.delete("/api/v1/documents/2026/通知", headers=ADMIN).json()["removed"] == ["2026/通知"]
+
+
 def test_upload_of_an_unsupported_type_returns_415_and_stores_nothing(writable):
     index_dir = writable.app.state.runtime.settings.index_dir
     r = upload(writable, [("好的.txt", "文字".encode()), ("病毒.exe", b"MZ\x90\x00")])

@@ -44,7 +44,7 @@ def list_documents(who: Reader, svc: ServiceDep) -> DocumentListOut:
                            index=index_status(index))
 
 
-@router.get("/documents/{doc_id}", summary="文档原文与片段位置", response_model=DocumentDetailOut, responses=READ_ERRORS | {404: WRITE_ERRORS[404]})
+@router.get("/documents/{doc_id:path}", summary="文档原文与片段位置", response_model=DocumentDetailOut, responses=READ_ERRORS | {404: WRITE_ERRORS[404]})
 def get_document(doc_id: str, who: Reader, svc: ServiceDep) -> DocumentDetailOut:
     """一篇文档的元数据和完整原文，以及每个片段在原文中的位置（供引用查看器定位和高亮）。"""
     index = svc.index
@@ -118,7 +118,7 @@ async def upload_documents(
                         headers={"Location": f"{request.scope.get('root_path', '')}/api/v1/jobs/{job_id}"})
 
 
-@router.delete("/documents/{doc_id}", summary="删除文档", response_model=RemovedOut, responses=WRITE_ERRORS)
+@router.delete("/documents/{doc_id:path}", summary="删除文档", response_model=RemovedOut, responses=WRITE_ERRORS)
 def delete_document(doc_id: str, who: Admin, svc: ServiceDep, rt: RuntimeDep) -> RemovedOut:
     """从知识库删除一篇文档：在新的索引版本上删除后原子切换（不重新嵌入其他文档）。"""
     report = svc.remove([doc_id])
