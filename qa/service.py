@@ -307,11 +307,8 @@ class Service:
                k: int | None = None, mode: Mode | None = None,
                rerank: bool | None = None) -> tuple[Answer, list[Hit]]:
         """`ask`, also returning the ranked passages retrieved for it (what the evaluation scores)."""
-        steps = self.answer_steps(question, history, filters, k, mode, rerank)
-        for step in steps:
-            if isinstance(step, Answered):
-                return step.answer, step.hits
-        raise AssertionError("answer_steps ended without an answer")  # unreachable: the last step answers
+        *_, answered = self.answer_steps(question, history, filters, k, mode, rerank)  # the last step answers
+        return answered.answer, answered.hits
 
     def answer_steps(self, question: str, history: list[str] | tuple[str, ...] = (),
                      filters: Filters | None = None, k: int | None = None, mode: Mode | None = None,

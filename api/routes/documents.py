@@ -102,10 +102,9 @@ async def upload_documents(
                 raise BadRequest("没有收到文件：请用 multipart 字段 files 上传")
             if len(files) > s.max_upload_files:
                 raise PayloadTooLarge(f"一次最多上传 {s.max_upload_files} 个文件，收到 {len(files)} 个")
-            for f in files:
-                _check_suffix(f.filename or "")
-            for i, f in enumerate(files, 1):
-                dest = folder / f"{i:02d}-{uuid.uuid4().hex}{_check_suffix(f.filename or '')}"
+            suffixes = [_check_suffix(f.filename or "") for f in files]  # all refused before any is stored
+            for i, (f, suffix) in enumerate(zip(files, suffixes, strict=True), 1):
+                dest = folder / f"{i:02d}-{uuid.uuid4().hex}{suffix}"
                 await _store(_blocks(f), dest, s.max_upload_bytes, f"文件 {f.filename!r} ")
                 stored.append((f.filename or dest.name, dest, document_name(f.filename)))
         else:
