@@ -7,7 +7,7 @@ QA     := $(VENV)/bin/qa
 MODEL  := models/multilingual-e5-small
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup browser index bench load clean
+.PHONY: run test test-fast setup browser index bench bench-backends load attack bundle clean
 
 # The web chat and the API at http://127.0.0.1:8000 over the shipped corpus. Reading without a key
 # is allowed here because the service listens on loopback only; set QA_API_KEYS to add keys
@@ -18,10 +18,14 @@ run: setup index
 test: setup browser
 	$(PY) -m pytest
 
+# The quick loop: unit and model tests, no live server, browser or bundle (markers in pyproject.toml).
+test-fast: setup
+	$(PY) -m pytest -m "not server and not browser and not bundle"
+
 browser:
 	bash scripts/install_browser.sh
 
-setup: $(STAMP) $(MODEL)/qa_build.json
+setup: $(STAMP) $(MODEL)/qa_build.json $(MODEL)/qa_export.json
 
 # The CPU build of torch is pinned first: an unpinned torch pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -35,6 +39,10 @@ $(STAMP): pyproject.toml
 $(MODEL)/qa_build.json: $(STAMP) qa/model_build.py
 	$(PY) -m qa.model_build --dest $(MODEL)
 
+# ONNX (fp32, int8) and OpenVINO (fp32) variants of that model, for QA_EMBED_BACKEND (README, "Embedding backends").
+$(MODEL)/qa_export.json: $(MODEL)/qa_build.json qa/model_export.py
+	$(PY) -m qa.model_export --dest $(MODEL)
+
 # Incremental: unchanged documents are not re-embedded, and nothing is written when nothing changed.
 index: setup
 	$(QA) ingest corpus
@@ -42,8 +50,21 @@ index: setup
 bench: setup
 	$(PY) scripts/bench_knowledge_base.py
 
+# Every embedding variant on the same chunks: speed, CPU per query, agreement with torch, hit@k.
+bench-backends: setup
+	$(PY) scripts/bench_backends.py
+
 load: setup index
 	$(PY) scripts/load_test.py
+
+# Attacks on servers it starts on 127.0.0.1 over copies of the index; exits 1 if any case failed.
+attack: setup index
+	$(PY) scripts/attack.py
+
+# dist/qa-bundle-<version>-<python>-<platform>.tar for a server with no network (see README,
+# 部署（离线服务器））: every wheel, the model, the corpus, install.sh. Wheels cached in build/wheelhouse.
+bundle: setup
+	$(PY) scripts/build_bundle.py
 
 clean:
 	rm -rf index/default $(MODEL)

@@ -25,6 +25,7 @@ from . import errors
 from .access import AccessLog
 from .auth import KeyRing, RateLimiter
 from .deps import Runtime
+from .guard import Guard
 from .jobs import IngestJobs
 from .metrics import Metrics
 from .routes import ask, chat, documents, jobs, search, status
@@ -40,8 +41,13 @@ DESCRIPTION = """政务知识问答服务：对市场监管等政府文件的知
 **认证**：在请求头 `X-API-Key: <密钥>` 或 `Authorization: Bearer <密钥>` 中提供 API 密钥。
 reader 密钥可问答、检索、阅读文档；admin 密钥还可上传和删除文档。
 
-**错误**：一律为 `{"error": {"code": "...", "message": "中文说明"}}`，状态码 400/401/403/404/413/415/422/429/503。
+**错误**：一律为 `{"error": {"code": "...", "message": "中文说明"}}`，状态码 400/401/403/404/413/415/422/429/503/507。
 """
+
+
+# Said on start when nobody could use the service; /readyz reports the same state (`auth`).
+NO_KEYS_MESSAGE = ("未配置任何 API 密钥，且未允许匿名读取：所有请求都会被拒绝。创建管理员密钥："
+                   "qa key new --role admin --file /etc/qa/keys，然后设置 QA_API_KEYS_FILE=/etc/qa/keys 并重启服务。")
 
 
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
@@ -53,13 +59,16 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     # convoy, not the arithmetic, sets the latency under concurrent load.
     sys.setswitchinterval(0.0005)
     keys = KeyRing.from_settings(settings)  # a malformed key setting stops start-up, not a request
+    if not keys.configured and not keys.allow_anonymous_read:
+        log.warning(NO_KEYS_MESSAGE)
+    limiter = RateLimiter(settings.rate_limit_per_minute)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         svc = service or Service(settings)
         jobs_ = IngestJobs(settings.index_dir, svc, on_finish=lambda s: _after_job(rt, s))
-        rt = Runtime(settings, svc, keys, RateLimiter(settings.rate_limit_per_minute), metrics, jobs_)
+        rt = Runtime(settings, svc, keys, limiter, metrics, jobs_)
         app.state.runtime = rt
         threading.Thread(target=rt.load, name="load-index", daemon=True).start()
         yield
@@ -69,21 +78,49 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app = FastAPIOffline(title="政务知识问答 API", version="1", description=DESCRIPTION, lifespan=lifespan,
                          openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     errors.install(app)
+    _document_limits(app, settings)
     for r in (ask.router, chat.router, search.router, documents.router, jobs.router, status.router, status.probes):
         app.include_router(r, prefix=API)
     app.include_router(status.probes, include_in_schema=False)
     metrics.install(app)
     _static(app)
 
-    app.add_middleware(AccessLog, body_limit=_JSON_BODY_LIMIT, upload_path=f"{API}/documents",
+    # Inside out: the guard checks the key and counts the body before any route reads it; the
+    # access log wraps it, so refusals are logged with their request id too.
+    app.add_middleware(Guard, keys=keys, limiter=limiter, failures=RateLimiter(settings.auth_failures_per_minute),
+                       api_prefix=f"{API}/", open_paths=(f"{API}/healthz", f"{API}/readyz"),
+                       admin_paths=(f"{API}/documents",), body_limit=_JSON_BODY_LIMIT,
                        upload_limit=settings.max_upload_bytes * settings.max_upload_files + _JSON_BODY_LIMIT)
+    app.add_middleware(AccessLog)
 
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # added last, so it wraps everything: error responses carry CORS headers too
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
-                           allow_headers=["X-API-Key", "Authorization", "Content-Type"],
-                           expose_headers=["Location", "Retry-After"], max_age=600)
+                           allow_headers=["X-API-Key", "Authorization", "Content-Type", "X-Request-ID"],
+                           expose_headers=["Location", "Retry-After", "X-Request-ID"], max_age=600)
     return app
+
+
+def _document_limits(app: FastAPI, settings: Settings) -> None:
+    """The OpenAPI document states the configured limits the service enforces, so a request that
+    the document calls valid is one the service accepts."""
+    default = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = default()
+            models = schema["components"]["schemas"]
+            for model, field in (("AskRequest", "question"), ("SearchRequest", "query")):
+                models[model]["properties"][field]["maxLength"] = settings.max_question_chars
+            history = models["AskRequest"]["properties"]["history"]
+            history["maxItems"] = settings.max_history
+            # JSON Schema has no cap on the items' total length: each item gets its share of it.
+            history["items"]["maxLength"] = min(settings.max_question_chars,
+                                                settings.max_history_chars // max(1, settings.max_history))
+            history["description"] += f"；最多 {settings.max_history} 条，合计不超过 {settings.max_history_chars} 个字符"
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def _after_job(rt: Runtime, status: str) -> None:

@@ -65,6 +65,11 @@ class KeyRing:
         self._keys = [(role, key.encode()) for role, key in pairs]
         self.allow_anonymous_read = allow_anonymous_read
 
+    @property
+    def configured(self) -> bool:
+        """Whether any key exists: with none and anonymous reading off, every request is refused."""
+        return bool(self._keys)
+
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyRing:
         pairs = parse_keys(settings.api_keys, "QA_API_KEYS")
@@ -112,17 +117,28 @@ def require_admin(who: Principal) -> Principal:
 
 
 class RateLimiter:
-    """A moving one-minute window per key (per client address for anonymous readers)."""
+    """A moving one-minute window per key (per client address for anonymous readers, and for
+    wrong keys)."""
 
     def __init__(self, per_minute: int):
         self.per_minute = per_minute
         self._item = RateLimitItemPerMinute(per_minute) if per_minute else None
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
-    def check(self, who: str) -> None:
+    def check(self, who: str, what: str = "请求过于频繁") -> None:
+        """Count one event for `who`; refuse it (429) past the limit."""
         if self._item is None:
             return
         if not self._limiter.hit(self._item, who):
-            reset, _ = self._limiter.get_window_stats(self._item, who)
-            retry = max(1, int(reset - time.time()) + 1)
-            raise RateLimited(f"请求过于频繁：每分钟最多 {self.per_minute} 次，请 {retry} 秒后再试", retry)
+            retry = self._retry_after(who)
+            raise RateLimited(f"{what}：每分钟最多 {self.per_minute} 次，请 {retry} 秒后再试", retry)
+
+    def exhausted(self, who: str) -> int:
+        """Seconds until `who` may act again, 0 when the window still has room (counts nothing)."""
+        if self._item is None or self._limiter.test(self._item, who):
+            return 0
+        return self._retry_after(who)
+
+    def _retry_after(self, who: str) -> int:
+        reset, _ = self._limiter.get_window_stats(self._item, who)
+        return max(1, int(reset - time.time()) + 1)

@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from qa.errors import IndexMismatch, IndexNotFound, QAError
+from qa.index import live_version_name
 from qa.load import find_files
 from qa.service import Service
 from qa.settings import Settings
@@ -38,31 +39,70 @@ class Runtime:
     jobs: IngestJobs
     ready: bool = False
     load_error: QAError | None = None
+    # `CURRENT` when loading failed: once it moves (`qa index rollback`, `qa restore`, an ingest),
+    # loading is tried again, so the admin's fix needs no restart.
+    failed_at: str | None = None
     _loaded: threading.Event = field(default_factory=threading.Event)
+    _retrying: threading.Lock = field(default_factory=threading.Lock)
 
     def load(self) -> None:
-        """Load the index (building it from the corpus folder when there is none, or when it was
-        built by an older chunker) and the model, then warm them up with one query."""
+        """Load the index and the model, then warm them up with one query. The index is built from
+        the corpus folder only when the index folder holds no version at all (a missing or dangling
+        `CURRENT` falls back to an intact version in `Index.load`, and says so); one built by an
+        older chunker or tokenizer is re-chunked as it stands. Whatever fails ends in `load_error`,
+        which /readyz reports."""
         svc = self.service
         try:
             try:
                 index = svc.index
-            except (IndexNotFound, IndexMismatch) as e:
+            except IndexNotFound as e:
                 corpus = self.settings.corpus_dir
                 if not corpus.is_dir() or not find_files([corpus]):
                     raise
                 log.info("%s: building the index from %s", e.code, corpus)
                 svc.ingest([corpus])
                 index = svc.index
+            except IndexMismatch as e:
+                # Another chunker or tokenizer: the documents already there are re-chunked (vectors
+                # reused), never replaced by the sample corpus. Another model stays refused.
+                log.info("%s: re-chunking the documents of the index", e.code)
+                svc.ingest([])
+                index = svc.index
             svc.search("预热", k=1)  # loads the model and warms it up before the first real question
             self.metrics.index_size(len(index.docs), len(index.chunks))
             self.ready = True
             log.info("ready: %d documents, %d chunks", len(index.docs), len(index.chunks))
+            if index.warning:
+                log.warning("%s", index.warning)
         except QAError as e:
-            self.load_error = e
-            log.error("not ready: %s (%s)", e.message, e.code)
+            self._fail(e)
+        except Exception as e:  # noqa: BLE001 - a background thread: a failure must reach /readyz, not only the log
+            log.exception("loading the index or the model failed")
+            self._fail(QAError(f"加载索引或模型时出错（{type(e).__name__}: {e}），详见服务日志"))
         finally:
             self._loaded.set()
+
+    def _fail(self, e: QAError) -> None:
+        self.failed_at = live_version_name(self.settings.index_dir)
+        self.load_error = e
+        log.error("not ready: %s (%s)", e.message, e.code)
+
+    def retry_if_moved(self) -> None:
+        """After a failed load, load again (in the background) once `CURRENT` has moved."""
+        if self.load_error is None or live_version_name(self.settings.index_dir) == self.failed_at:
+            return
+        if not self._retrying.acquire(blocking=False):
+            return
+        self.load_error = None
+        self._loaded.clear()
+
+        def again() -> None:
+            try:
+                self.load()
+            finally:
+                self._retrying.release()
+
+        threading.Thread(target=again, name="reload-index", daemon=True).start()
 
     def wait_loaded(self, timeout: float | None = None) -> bool:
         return self._loaded.wait(timeout)
@@ -76,9 +116,10 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
 def service(rt: RuntimeDep) -> Service:
+    rt.retry_if_moved()
     if not rt.ready:
-        if rt.load_error is not None:
-            raise NotReady(f"服务未就绪：{rt.load_error.message}")
+        if (e := rt.load_error) is not None:  # read once: a retry may clear it meanwhile
+            raise NotReady(f"服务未就绪：{e.message}")
         raise NotReady("服务正在加载索引和模型，请稍后重试")
     return rt.service
 
@@ -93,11 +134,13 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API �
 def caller(request: Request, rt: RuntimeDep,
            api_key: Annotated[str | None, Depends(_api_key_header)],
            bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
-    # `bearer` is declared for the OpenAPI page; the header is read as sent, so a wrong scheme
-    # ("Basic …") gets a clear 401 instead of being ignored.
-    who = rt.keys.identify(presented_key(api_key, request.headers.get("authorization")))
-    request.state.key_id = who.key_id
-    rt.limiter.check(who.key_id or f"ip:{request.client.host if request.client else '-'}")
+    """Identified by the `Guard` at the edge, before the body was read; `api_key` and `bearer` are
+    declared for the OpenAPI page only."""
+    who = getattr(request.state, "principal", None)
+    if who is None:  # a route outside the guarded prefix: identify here, as the guard would
+        who = rt.keys.identify(presented_key(api_key, request.headers.get("authorization")))
+        request.state.key_id = who.key_id
+        rt.limiter.check(who.key_id or f"ip:{request.client.host if request.client else '-'}")
     return who
 
 

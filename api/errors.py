@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from qa.errors import QAError
 
@@ -133,9 +134,29 @@ _HTTP_CODES = {
 }
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path. Starlette's 405 names only the first route
+    matching the path (GET /documents), not its siblings (POST /documents)."""
+    methods: set[str] = set()
+
+    def walk(routes, prefix: str) -> None:
+        for route in routes:
+            included = getattr(route, "original_router", None)  # FastAPI's record of include_router
+            if included is not None:
+                walk(included.routes, prefix + getattr(route.include_context, "prefix", ""))
+            elif getattr(route, "methods", None) and compile_path(prefix + route.path)[0].match(request.scope["path"]):
+                methods.update(route.methods)
+
+    walk(request.app.router.routes, "")
+    return ", ".join(sorted(methods))
+
+
 def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", "请求失败"))
-    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=headers)
 
 
 def _on_qa_error(request: Request, exc: QAError) -> JSONResponse:

@@ -2,24 +2,33 @@
 ingested one job at a time, each job's state kept as a JSON file so any worker process can report it.
 
     index/default/uploads/<job_id>/01-<uuid>.docx   the uploaded bytes (the client's name is never a path)
-    index/default/jobs/<job_id>.json                status, stage, per-file results, the ingest report
+    index/default/jobs/<job_id>.json                status, stage, per-file results, the ingest report,
+                                                    and the owner: the server process running the job
+
+A job never outlives its server: the ingest process is killed with it (even by `kill -9`), and a
+server starting on the index marks the jobs of owners that are gone as failed ("interrupted").
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import multiprocessing
 import os
 import re
+import signal
+import sys
 import time
 import unicodedata
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from qa.errors import QAError
+from qa.index import live_version_name
 from qa.service import Service
 from qa.settings import Settings
 from qa.types import IngestReport
@@ -30,6 +39,8 @@ log = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+_UNFINISHED = ("queued", "running")
+_PR_SET_PDEATHSIG = 1
 
 
 def now() -> str:
@@ -51,9 +62,16 @@ class IngestJobs:
         self.folder = index_dir / "jobs"
         self.service = service
         self.on_finish = on_finish
+        self.index_dir = index_dir
+        # Which process runs a job: a pid alone could be reused by another process after a restart.
+        self.owner = {"pid": os.getpid(), "started": process_start(os.getpid())}
+        self._mark_interrupted()
         # One writer at a time: `Service.ingest` also holds the index's writer lock, which keeps
         # other processes (workers, `qa ingest`) in line too.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
+        # The ingest process, started by the first job and kept, with its model loaded, for the next
+        # ones: a one-page upload then costs its own embedding, not a model load.
+        self._worker: ProcessPoolExecutor | None = None
 
     def new_upload_dir(self) -> tuple[str, Path]:
         job_id = uuid.uuid4().hex
@@ -64,7 +82,7 @@ class IngestJobs:
     def submit(self, job_id: str, files: list[tuple[str, Path, str]]) -> dict:
         """Queue an ingest of `files`: (client's file name, stored path, document id)."""
         job = {"job_id": job_id, "status": "queued", "stage": "排队中", "created_at": now(),
-               "started_at": None, "finished_at": None, "report": None, "error": None,
+               "started_at": None, "finished_at": None, "report": None, "error": None, "owner": self.owner,
                "files": [{"name": name, "stored": str(path), "doc_id": doc_id, "doc_ids": [], "status": "pending",
                           "error": None} for name, path, doc_id in files]}
         self._save(job)
@@ -80,15 +98,53 @@ class IngestJobs:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=False)
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+
+    def _ingest_worker(self) -> ProcessPoolExecutor:
+        """The ingest process. It is started from the job thread, which lives as long as the server
+        (see `die_with_parent`); one that died is replaced by the next job."""
+        if self._worker is None:
+            self._worker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                               initializer=die_with_parent, initargs=(os.getpid(),))
+        return self._worker
+
+    def _mark_interrupted(self) -> None:
+        """Fail the unfinished jobs whose owner is gone (killed, crashed, restarted): they would say
+        "running" forever. A job of another live worker is left alone. Linux only: elsewhere there is
+        no /proc to tell a live owner from a dead one."""
+        if self.owner["started"] is None or not self.folder.is_dir():
+            return
+        for path in self.folder.glob("*.json"):
+            try:
+                job = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # unreadable: `get` reports it as it is
+            if (not isinstance(job, dict) or job.get("job_id") != path.stem or not _JOB_ID.match(path.stem)
+                    or job.get("status") not in _UNFINISHED or _owner_alive(job.get("owner"))):
+                continue
+            # The ingest process died with its server, so the index is as the job found it, unless a
+            # version was switched in just before the end (or by another writer since): then say so.
+            unchanged = "base_version" not in job or job["base_version"] == live_version_name(self.index_dir)
+            message = "服务在导入过程中停止，任务已中断；" + (
+                "在线索引未改变，请重新上传" if unchanged else "此后在线索引有过更新，请在文档列表中核对本次的文档，必要时重新上传")
+            for f in job.get("files", []):
+                f["status"] = "error"
+            job.update(status="failed", stage="已中断", finished_at=now(), error={"code": "interrupted", "message": message})
+            self._save(job)
+            log.warning("ingest job %s was interrupted (its server, pid %s, is gone)", job["job_id"],
+                        (job.get("owner") or {}).get("pid"))
 
     def _save(self, job: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{job['job_id']}.json.tmp"
+        # a name of its own: two workers starting together may both mark the same job
+        tmp = self.folder / f".{job['job_id']}.{os.getpid()}.json.tmp"
         tmp.write_text(json.dumps(job, ensure_ascii=False, indent=2), encoding="utf-8")
         os.replace(tmp, self.folder / f"{job['job_id']}.json")
 
     def _run(self, job: dict) -> None:
-        job.update(status="running", stage="读取文档、嵌入并建立新索引", started_at=now())
+        job.update(status="running", stage="读取文档、嵌入并建立新索引", started_at=now(),
+                   base_version=live_version_name(self.index_dir))
         self._save(job)
         files = job["files"]
         paths = [Path(f["stored"]) for f in files]
@@ -96,8 +152,12 @@ class IngestJobs:
         try:
             # In a process of its own: cleaning and chunking are pure Python, and in this process
             # they would hold the interpreter lock against every query for seconds at a time.
-            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                outcome = pool.submit(ingest_in_child, self.service.settings, paths, names).result()
+            outcome = self._ingest_worker().submit(ingest_in_child, self.service.settings, paths, names).result()
+        except BrokenProcessPool:
+            log.error("ingest job %s: the ingest process died; the next job starts a new one", job["job_id"])
+            self._worker = None
+            self._fail(job, "internal_error", "导入进程意外退出；在线索引未改变，请重新上传")
+            return
         except Exception:  # noqa: BLE001 - a background job has no caller to raise to: record it and keep serving
             log.exception("ingest job %s failed", job["job_id"])
             self._fail(job, "internal_error", "导入时发生内部错误；在线索引未改变")
@@ -141,14 +201,52 @@ class IngestJobs:
         self.on_finish("failed")
 
 
+def die_with_parent(parent: int) -> None:
+    """First thing in the ingest process: have the kernel SIGKILL it when the server dies, however
+    it dies, so no ingest switches the index in behind a dead or restarted server. (Strictly, when
+    the thread that started it ends: the job thread, which lives as long as the server.) A killed
+    ingest leaves at most a `.tmp-*` folder; the live index is untouched."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the server died before prctl took effect
+        os._exit(1)
+
+
+def process_start(pid: int) -> str | None:
+    """When process `pid` started (field 22 of /proc/<pid>/stat, in clock ticks since boot); None
+    if it is gone, a zombie, or there is no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    state, *fields = stat.rsplit(")", 1)[1].split()  # the name, in (…), may hold spaces and ")"
+    return None if state in ("Z", "X") else fields[18]
+
+
+def _owner_alive(owner: object) -> bool:
+    """A job written before owners were recorded has no owner: its server is long gone."""
+    if not isinstance(owner, dict) or not isinstance(owner.get("pid"), int):
+        return False
+    started = owner.get("started")
+    return started is not None and process_start(owner["pid"]) == started
+
+
+# The ingest process's own service, kept between jobs: its loaded model is the point of keeping
+# the process (the one piece of state a process keeps, as the server keeps its service).
+_child_service: Service | None = None
+
+
 def ingest_in_child(settings: Settings, paths: list[Path], doc_ids: dict[str, str]) -> IngestReport | tuple[str, str]:
     """Runs in the ingest process: its own service (and model), half the threads, so queries keep
     a core. The new version is switched in on disk; the server notices `CURRENT` has moved.
     A library error comes back as (code, message): some error types do not survive pickling."""
+    global _child_service  # noqa: PLW0603 - see above
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    threads = max(1, settings.num_threads // 2)
+    settings = settings.model_copy(update={"num_threads": max(1, settings.num_threads // 2)})
+    if _child_service is None or _child_service.settings != settings:
+        _child_service = Service(settings)
     try:
-        return Service(settings.model_copy(update={"num_threads": threads})).ingest(paths, doc_ids=doc_ids)
+        return _child_service.ingest(paths, doc_ids=doc_ids)
     except QAError as e:
         return e.code, e.message
 

@@ -3,7 +3,7 @@ library's dataclasses are converted on the way out (`from_*`)."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,15 +12,20 @@ from qa.types import Answer, Filters, Hit
 
 DATE = r"^(\d{4}-\d{2}-\d{2})?$"
 # Static caps against absurd bodies; the configured limits (QA_MAX_QUESTION_CHARS, QA_MAX_HISTORY)
-# are checked by the service, with the same message the CLI gives.
+# are checked by the service, with the same message the CLI gives, and stated in the OpenAPI
+# document by `app.openapi_with_limits`.
 _TEXT_CAP = 10_000
 _LIST_CAP = 100
+# A question must contain something besides white space. Stated for the OpenAPI document only: the
+# service checks it, with its own message ("问题不能为空"). White space as Python's `str.strip` sees
+# it, which also counts the separators \x1c-\x1f and \x85 that a JSON Schema `\s` does not.
+_NOT_BLANK = {"pattern": r"[^\s\x1c-\x1f\x85]"}
 
 
 class FiltersIn(BaseModel):
     """Restrict retrieval; every field left empty matches everything."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"regions": ["湖南"], "date_from": "2021-01-01"}]})
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"regions": ["湖南"], "date_from": "2021-01-01"}]})
 
     doc_ids: list[str] = Field(default_factory=list, max_length=_LIST_CAP, description="只在这些文档中检索")
     regions: list[str] = Field(default_factory=list, max_length=_LIST_CAP, description="地区，如 湖南、贵州")
@@ -36,25 +41,25 @@ class FiltersIn(BaseModel):
 
 
 class AskRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
         {"question": "2025年市场主体目标是多少？"},
         {"question": "那2020年呢？", "history": ["2025年市场主体目标是多少？"]},
     ]})
 
-    question: str = Field(max_length=_TEXT_CAP, description="问题")
-    history: list[str] = Field(default_factory=list, max_length=_LIST_CAP,
+    question: str = Field(max_length=_TEXT_CAP, description="问题", json_schema_extra=_NOT_BLANK)
+    history: list[Annotated[str, Field(json_schema_extra=_NOT_BLANK)]] = Field(default_factory=list, max_length=_LIST_CAP,
                                description="本次对话之前的问题，按先后顺序（用于理解“那2020年呢？”这样的追问）")
     filters: FiltersIn | None = None
     top_k: int = Field(5, ge=1, le=20, description="引用片段数")
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
         {"query": "湖南查扣非法口罩多少只", "top_k": 5},
         {"query": "市场主体", "filters": {"regions": ["贵州"]}, "mode": "bm25"},
     ]})
 
-    query: str = Field(max_length=_TEXT_CAP, description="检索语句")
+    query: str = Field(max_length=_TEXT_CAP, description="检索语句", json_schema_extra=_NOT_BLANK)
     top_k: int = Field(5, ge=1, le=100)
     filters: FiltersIn | None = None
     mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="hybrid = 向量与 BM25 融合")
@@ -164,6 +169,7 @@ class IndexOut(BaseModel):
     chunks: int
     model: str
     dim: int | None
+    warning: str | None = Field(None, description="在线版本因 CURRENT 失效被自动切换到较早的完好版本时的说明")
 
 
 class DocumentListOut(BaseModel):
@@ -219,9 +225,15 @@ class HealthOut(BaseModel):
     status: str
 
 
+class AuthStateOut(BaseModel):
+    keys_configured: bool = Field(description="是否配置了任何 API 密钥")
+    anonymous_read: bool = Field(description="是否允许不带密钥读取（QA_ALLOW_ANONYMOUS_READ）")
+
+
 class ReadyOut(BaseModel):
     status: str
     index: IndexOut | None = None
+    auth: AuthStateOut | None = Field(None, description="两者皆否时，所有请求都会被拒绝：管理员可用 qa key new 创建密钥")
 
 
 class ErrorBody(BaseModel):

@@ -323,11 +323,32 @@ def grounded(q_regions: list[str], q_years: set[str], hit: Hit, cand: Candidate,
 _QUOTED_TITLE = re.compile(r"《([^》]{4,60})》")
 
 
+@dataclass(frozen=True)
+class _Titles:
+    docs: dict  # the version's documents these were read from (compared by identity)
+    titles: dict[str, str]  # doc_id -> title
+    normalized: tuple[tuple[str, str], ...]  # (doc_id, normalised title)
+
+
+_titles_cache: _Titles | None = None
+
+
+def _titles(docs: dict) -> _Titles:
+    """Every document's title, plain and normalised, made once per index version (its `docs`
+    dict) instead of on every question; the last version's are kept (one swap, thread-safe)."""
+    global _titles_cache
+    cached = _titles_cache
+    if cached is None or cached.docs is not docs:
+        cached = _titles_cache = _Titles(docs, {d: info.title for d, info in docs.items()},
+                                         tuple((d, normalize(info.title)) for d, info in docs.items()))
+    return cached
+
+
 def _named_documents(question: str, docs: dict) -> set[str]:
     """Documents whose title the question quotes in 《》 ("《以精准监管助推湖南高质量发展》一文")."""
     out = set()
     for quoted in _QUOTED_TITLE.findall(normalize(question)):
-        out |= {d for d, info in docs.items() if quoted in normalize(info.title) or normalize(info.title) in quoted}
+        out |= {d for d, title in _titles(docs).normalized if quoted in title or title in quoted}
     return out
 
 
@@ -352,7 +373,7 @@ def choose(question: str, hits: list[Hit], docs: dict, params: RefusalParams = R
            idf=None) -> Choice:
     """The best grounded candidate, or a refusal with its reason. `idf(word)` weighs the question's words."""
     qtype = classify(question)
-    titles = {d: info.title for d, info in docs.items()}
+    titles = _titles(docs).titles
     cands = candidates(question, qtype, hits, titles, idf)
     if not cands and qtype in ("number", "when"):
         # No span of the asked kind: the best sentence (e.g. "三十四证合一" is a number in words).

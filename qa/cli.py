@@ -11,11 +11,11 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
-from .errors import QAError
+from .errors import InvalidArgument, QAError
 from .settings import PROJECT_ROOT, Settings
 from .types import Filters
 
@@ -55,7 +55,7 @@ def _print_json(obj) -> None:
 def ingest(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="文件或文件夹（默认 corpus/）")] = None,
     replace: Annotated[bool, typer.Option(help="索引只保留这些路径中的文档")] = False,
-    rebuild: Annotated[bool, typer.Option(help="忽略现有索引，全部重新嵌入")] = False,
+    rebuild: Annotated[bool, typer.Option(help="知识库中已有的全部文档（含上传的）连同这些路径，重新切分并重新嵌入（换模型后用）")] = False,
     index: IndexOpt = None, model: ModelOpt = None, as_json: JsonOpt = False,
 ):
     """把文档加入知识库（未变化的文档不会重新嵌入）。"""
@@ -214,7 +214,7 @@ def eval_(
         "set": str(eval_file), "corpus": str(corpus or settings.corpus_dir), "k": k, "created_at": created,
         "index": {"documents": len(svc.index.docs), "chunks": len(svc.index.chunks),
                   "model": svc.index.manifest["model"]["identity"], "version": svc.index.manifest.get("version")},
-        "settings": json.loads(settings.model_dump_json()),
+        "settings": settings.public(),  # secrets masked: reports are shared
         "problems": [asdict(p) for p in problems], "configs": configs,
     }
     out = out or PROJECT_ROOT / "eval" / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{eval_file.stem}"
@@ -281,8 +281,181 @@ def serve(
     KeyRing.from_settings(settings)  # a malformed key setting is reported here, before any worker starts
     host, port = host or settings.host, port or settings.port
     typer.echo(f"网页问答：http://{host}:{port}/    接口文档：http://{host}:{port}/docs")
+    # h11 rather than httptools: it refuses a request head past `max_header_bytes` as it arrives,
+    # where httptools buffers any size (a 100 MB header held the event loop for a minute).
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_config=logging_config(), timeout_graceful_shutdown=30)
+                log_config=logging_config(), timeout_graceful_shutdown=30, http="h11",
+                h11_max_incomplete_event_size=settings.max_header_bytes,
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)
+
+
+key_app = typer.Typer(no_args_is_help=True, help="管理 API 密钥。")
+app.add_typer(key_app, name="key")
+
+
+@key_app.command("new")
+def key_new(
+    role: Annotated[Literal["reader", "admin"], typer.Option(help="reader 可问答、检索；admin 还可上传、删除文档")] = "reader",
+    keys_file: Annotated[Optional[Path], typer.Option("--file", help="把“角色:密钥”追加到这个密钥文件（新建时权限 0600）")] = None,
+):
+    """生成一个随机 API 密钥：只在标准输出显示这一次。"""
+    import secrets  # noqa: PLC0415
+
+    key = secrets.token_urlsafe(32)  # its alphabet has no ",", ":" or "#", which the keys formats use
+    if keys_file is not None:
+        _append_key(keys_file, role, key)  # written first: a key that failed to save is never shown
+    typer.echo(key)  # stdout holds the key alone, so a script can capture it
+    if keys_file is not None:
+        where = keys_file.absolute()
+        typer.echo(f"已把 {role} 密钥追加到 {where}。设置 QA_API_KEYS_FILE={where} 后重启 qa serve 生效。", err=True)
+    else:
+        typer.echo(f"以上是新的 {role} 密钥，只显示这一次，请妥善保存。启用：QA_API_KEYS={role}:<密钥> qa serve，"
+                   "或用 --file 写入密钥文件。", err=True)
+
+
+def _append_key(path: Path, role: str, key: str) -> None:
+    """Appends `role:key` to a keys file, creating it (and its folder) readable by its owner only."""
+    import os  # noqa: PLC0415
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        existing = path.read_bytes() if path.exists() else b""
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as f:
+            f.write(("\n" if existing and not existing.endswith(b"\n") else "") + f"{role}:{key}\n")
+        mode = path.stat().st_mode & 0o777
+    except OSError as e:
+        raise InvalidArgument(f"无法写入密钥文件 {path}：{e.strerror or e}") from None
+    if mode & 0o007:  # readable by the service's group is a deployment's choice; by everyone is not
+        typer.secho(f"注意：{path} 的权限为 {mode:o}，任何用户都能读取其中的密钥；建议 chmod o-rwx {path}",
+                    fg=typer.colors.YELLOW, err=True)
+
+
+# ----- the index on disk: versions, rollback, backup, restore, deleted documents -----
+
+IndexDirOpt = Annotated[Optional[Path], typer.Option("--index", "--index-dir",
+                                                     help="索引目录（默认 QA_INDEX_DIR 或 index/default）")]
+index_app = typer.Typer(no_args_is_help=True, help="索引版本：查看、回退。")
+app.add_typer(index_app, name="index")
+
+
+@index_app.command("status")
+def index_status(index: IndexDirOpt = None, as_json: JsonOpt = False):
+    """列出磁盘上的索引版本：创建时间、文档数、片段数、是否完好（逐个文件校验）、哪个在线。"""
+    from .index import versions  # noqa: PLC0415
+
+    settings = _settings(index)
+    rows = versions(settings.index_dir)
+    if as_json:
+        _print_json([asdict(v) for v in rows])
+        return
+    if not rows:
+        typer.echo(f"{settings.index_dir} 中没有索引版本；请先运行 `qa ingest`。")
+        return
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title=f"索引版本（{settings.index_dir}）")
+    for col in ("版本", "创建时间", "文档", "片段", "状态"):
+        table.add_column(col, overflow="fold")
+    for v in rows:
+        state = ("[red]损坏：" + v.problem + "[/]") if v.problem else "完好"
+        table.add_row(v.name + ("  ← 在线" if v.live else ""), v.created_at, str(v.documents), str(v.chunks), state)
+    Console().print(table)
+
+
+@index_app.command("rollback")
+def index_rollback(index: IndexDirOpt = None, as_json: JsonOpt = False):
+    """切换回上一个完好的版本（先校验；在写入锁下原子切换）。运行中的服务在下一个请求时载入它。"""
+    from .index import rollback, versions  # noqa: PLC0415
+
+    settings = _settings(index)
+    was, now = rollback(settings.index_dir)
+    live = next(v for v in versions(settings.index_dir) if v.name == now)
+    if as_json:
+        _print_json({"previous": was, "live": asdict(live)})
+        return
+    typer.echo(f"已回退：在线版本 {was or '（无）'} → {now}（{live.documents} 篇文档，{live.chunks} 个片段，"
+               f"创建于 {live.created_at}）。")
+
+
+@app.command()
+def backup(dest: Annotated[Path, typer.Argument(help="备份文件（.tar）")], index: IndexDirOpt = None,
+           as_json: JsonOpt = False):
+    """把在线索引版本连同 uploads/、jobs/、trash/ 备份为一个 tar 文件（服务运行时也可以做）。"""
+    from .backup import backup as make_backup  # noqa: PLC0415
+
+    info = make_backup(_settings(index).index_dir, dest)
+    if as_json:
+        _print_json({**asdict(info), "path": str(info.path)})
+        return
+    typer.echo(f"已备份版本 {info.version}（{info.documents} 篇文档，{info.chunks} 个片段，{info.files} 个文件，"
+               f"{info.bytes / 1024 / 1024:.1f} MB）到 {info.path}。")
+
+
+@app.command()
+def restore(src: Annotated[Path, typer.Argument(help="`qa backup` 写出的 tar 文件")], index: IndexDirOpt = None,
+            model: ModelOpt = None, as_json: JsonOpt = False):
+    """从备份恢复（逐个文件校验，作为新版本原子切换上线；被替下的文档放入回收站）。"""
+    from .backup import restore as restore_backup  # noqa: PLC0415
+    from .embed import model_identity  # noqa: PLC0415
+
+    settings = _settings(index, model)
+    identity = model_identity(settings.embed_model, settings.embed_backend, settings.embed_file)
+    info = restore_backup(src, settings.index_dir, expect_model=identity,
+                          keep_deleted_days=settings.deleted_retention_days)
+    if as_json:
+        _print_json(asdict(info))
+        return
+    typer.echo(f"已恢复备份中的版本 {info.restored_from}，现在在线的是 {info.version}"
+               f"（{info.documents} 篇文档，{info.chunks} 个片段）。")
+    if info.trash_id:
+        typer.echo(f"恢复前在线、备份中没有（或内容不同）的文档已放入回收站：qa trash restore {info.trash_id}")
+
+
+trash_app = typer.Typer(help="已删除的文档（保留 QA_DELETED_RETENTION_DAYS 天）：`qa trash` 列出，"
+                             "`qa trash restore 编号` 放回。")
+app.add_typer(trash_app, name="trash")
+
+
+@trash_app.callback(invoke_without_command=True)
+def trash_list(ctx: typer.Context, index: IndexDirOpt = None, as_json: JsonOpt = False):
+    """列出回收站：删除的文档、更新前的旧内容。"""
+    if ctx.invoked_subcommand is not None:
+        return
+    from . import trash  # noqa: PLC0415
+
+    settings = _settings(index)
+    entries = trash.entries(settings.index_dir)
+    if as_json:
+        _print_json([asdict(e) for e in entries])
+        return
+    if not entries:
+        typer.echo("回收站是空的。")
+        return
+    for e in entries:
+        docs = "；".join(f"{d}（{t}）" if t and t != d else d for d, t in zip(e.doc_ids, e.titles, strict=True))
+        typer.echo(f"{e.trash_id}  {e.deleted_at}  {e.reason}  {docs}")
+    typer.echo(f"共 {len(entries)} 条，保留 {settings.deleted_retention_days:g} 天；"
+               "放回：qa trash restore 编号 [文档编号…]")
+
+
+@trash_app.command("restore")
+def trash_restore(
+    trash_id: Annotated[str, typer.Argument(help="回收站条目编号（见 `qa trash`）")],
+    doc_ids: Annotated[Optional[list[str]], typer.Argument(help="只放回这些文档（默认全部）")] = None,
+    index: IndexDirOpt = None, model: ModelOpt = None, as_json: JsonOpt = False,
+):
+    """把回收站中的文档放回知识库（片段未变时不重新嵌入）。
+
+    作为新版本写入；同编号的在线文档被替换，并放入回收站。"""
+    report = _service(index, model).restore_deleted(trash_id, doc_ids or None)
+    if as_json:
+        _print_json(asdict(report))
+        return
+    typer.echo(f"已放回 {len(report.added) + len(report.updated)} 篇（新增 {len(report.added)}，"
+               f"替换 {len(report.updated)}，未变 {len(report.unchanged)}；嵌入 {report.embedded_chunks} 个片段）；"
+               f"知识库现有 {report.documents} 篇文档，{report.chunks} 个片段。")
 
 
 def main() -> None:

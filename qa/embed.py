@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelNotFound
+from .errors import ModelMismatch, ModelNotFound
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,22 @@ def _is_local(model: str) -> bool:
     return model.startswith((".", "/", "~")) or Path(model).expanduser().exists()
 
 
-def model_identity(model: str) -> str:
-    """A stable name for the model an index was built with (the folder name for local folders)."""
+# Runtimes besides torch, and the file each loads from the model folder unless told otherwise
+# (`python -m qa.model_export` writes them; see that module for why not through optimum).
+BACKENDS = ("torch", "onnx", "openvino")
+DEFAULT_FILES = {"onnx": "onnx/model.onnx", "openvino": "openvino/openvino_model.xml"}
+
+
+def model_identity(model: str, backend: str = "torch", file: str | None = None) -> str:
+    """A stable name for the model an index was built with (the folder name for local folders).
+
+    Another runtime or weight file gives other vectors (int8 weights, other kernels and summation
+    orders), so backend and file are part of it: an index is only searched with the variant that
+    built it. torch keeps the bare name, so indexes built before backends existed stay valid.
+    """
     path = Path(model).expanduser()
-    return path.name if path.exists() else model
+    name = path.name if path.exists() else model
+    return name if backend == "torch" else f"{name}@{backend}:{file or DEFAULT_FILES[backend]}"
 
 
 class _Pending:
@@ -93,6 +106,72 @@ class QueryBatcher:
                 p.done.set()
 
 
+class _Torch:
+    """sentence-transformers' own encode, on torch."""
+
+    def __init__(self, st, batch_size: int):
+        self.st, self.batch_size = st, batch_size
+
+    def __call__(self, texts: list[str], prompt: str, progress: bool) -> np.ndarray:
+        return self.st.encode(texts, prompt=prompt, batch_size=self.batch_size, normalize_embeddings=True,
+                              convert_to_numpy=True, show_progress_bar=progress)
+
+
+class _Native:
+    """The same steps as sentence-transformers (prompt + text, tokenizer, longest first in batches,
+    mean over every token, L2 norm) around an ONNX Runtime or OpenVINO forward pass."""
+
+    def __init__(self, backend: str, file: Path, tokenizer, max_len: int, batch_size: int, threads: int):
+        self.backend, self.tokenizer, self.max_len, self.batch_size = backend, tokenizer, max_len, batch_size
+        if backend == "onnx":
+            import onnxruntime as ort  # noqa: PLC0415 - only for this backend
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+            self._session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        else:
+            import openvino as ov  # noqa: PLC0415
+
+            # fp32 stated: OpenVINO would pick bf16 on CPUs that have it, and so other vectors.
+            self._compiled = ov.Core().compile_model(str(file), "CPU", {
+                "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"})
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self.backend == "onnx":
+            return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        request = self._compiled.create_infer_request()  # one per call: a request is not thread-safe
+        request.infer({"input_ids": ids, "attention_mask": mask})
+        return request.get_output_tensor(0).data.copy()
+
+    def __call__(self, texts: list[str], prompt: str, progress: bool) -> np.ndarray:
+        from tqdm import tqdm  # noqa: PLC0415
+
+        texts = [prompt + t for t in texts]
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = None
+        for start in tqdm(range(0, len(texts), self.batch_size), disable=not progress, desc="Batches"):
+            rows = order[start:start + self.batch_size]
+            enc = self.tokenizer([texts[i] for i in rows], padding=True, truncation=True,
+                                 max_length=self.max_len, return_tensors="np")
+            ids, mask = enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64)
+            hidden = self._forward(ids, mask)
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            if out is None:
+                out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
+            out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+# Probe texts a query variant must embed like the passage variant does (queries and passages
+# must stay in one vector space).
+_PROBES = ("query: 2020年底湖南全省实有市场主体多少户", "query: 申请公租房需要哪些材料",
+           "passage: 全省实有市场主体488.84万户，较“十二五”期末增长89.2%。",
+           "passage: 申请人应当提交身份证明、户籍证明、收入证明及住房情况证明。",
+           "query: 残疾人两项补贴的发放标准是什么", "passage: 本办法自2021年1月1日起施行。")
+QUERY_MIN_COSINE = 0.999
+
+
 class Embedder:
     def __init__(
         self,
@@ -101,61 +180,134 @@ class Embedder:
         passage_prompt: str | None = None,
         batch_size: int = 32,
         num_threads: int | None = None,
+        backend: str = "torch",
+        file: str | None = None,
+        query_backend: str | None = None,
+        query_file: str | None = None,
     ):
+        """`backend`/`file` embed passages (and queries, unless `query_backend`/`query_file` name
+        a cheaper variant, accepted only if it embeds like the passage variant)."""
+        for name in (backend, query_backend or backend):
+            if name not in BACKENDS:
+                raise ModelNotFound(f"未知的嵌入后端：{name!r}（可选 {'、'.join(BACKENDS)}）")
+        threads = num_threads or len(os.sched_getaffinity(0))
+        path = Path(model).expanduser()
+        self.name, self.batch_size, self._threads = model, batch_size, threads
+        self.backend, self.file = backend, (file or DEFAULT_FILES.get(backend))
+        self.identity = model_identity(model, backend, file)
+        self._st = None
+        if _is_local(model) and not (path / "modules.json").exists() and not (path / "config.json").exists():
+            raise ModelNotFound(
+                f"找不到嵌入模型：{path}。请先运行 `make setup`（或 `python -m qa.model_build`）构建默认模型，"
+                "或用 QA_EMBED_MODEL 指向一个 sentence-transformers 模型文件夹。"
+            )
+        self._passages = self._variant(backend, file)
+        q_backend, q_file = query_backend or backend, query_file or (None if query_backend else file)
+        same = (q_backend, q_file or DEFAULT_FILES.get(q_backend)) == (self.backend, self.file)
+        self._query_encode = self._passages if same else self._variant(q_backend, q_file)
+        self.query_identity = self.identity if same else model_identity(model, q_backend, q_file)
+        if self._st is not None:
+            self.dim = int(self._st.get_embedding_dimension())
+            own = self._st.prompts or {}
+        else:
+            self.dim = int(json.loads((path / "1_Pooling" / "config.json").read_text())["embedding_dimension"])
+            own = _own_prompts(path)
+        self.query_prompt, self.passage_prompt = self._prompts(query_prompt, passage_prompt, own)
+        if not same:
+            self._check_query_variant()
+        self._queries = QueryBatcher(lambda texts: self._encode(texts, self.query_prompt, False, self._query_encode))
+        log.info("embedder %s (queries %s): dim %d, query prompt %r, passage prompt %r",
+                 self.identity, self.query_identity, self.dim, self.query_prompt, self.passage_prompt)
+
+    @property
+    def st(self):
+        """The sentence-transformers model (loaded on first use when passages run on another backend)."""
+        if self._st is None:
+            self._load_st()
+        return self._st
+
+    def _load_st(self):
         import torch  # noqa: PLC0415 - heavy; only needed once a model is loaded
         from sentence_transformers import SentenceTransformer  # noqa: PLC0415
 
         # torch defaults to every core it sees; in a container that may exceed what we are given.
-        torch.set_num_threads(num_threads or len(os.sched_getaffinity(0)))
+        torch.set_num_threads(self._threads)
         # oneDNN builds a kernel for every new input shape; each query has its own length,
         # which showed as 100 ms+ latency spikes. Plain MKL kernels are as fast here and steady.
         torch.backends.mkldnn.enabled = False
-        path = Path(model).expanduser()
-        if _is_local(model):
-            if not (path / "modules.json").exists() and not (path / "config.json").exists():
-                raise ModelNotFound(
-                    f"找不到嵌入模型：{path}。请先运行 `make setup`（或 `python -m qa.model_build`）构建默认模型，"
-                    "或用 QA_EMBED_MODEL 指向一个 sentence-transformers 模型文件夹。"
-                )
-            self.st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        if _is_local(self.name):
+            self._st = SentenceTransformer(str(Path(self.name).expanduser()), device="cpu", local_files_only=True)
         else:
             # A hub name: fetched only because the user named it.
-            log.info("loading hub model %s (needs network on first use)", model)
-            self.st = SentenceTransformer(model, device="cpu")
-        self.name = model
-        self.identity = model_identity(model)
-        self.dim = int(self.st.get_embedding_dimension())
-        self.batch_size = batch_size
-        self.query_prompt, self.passage_prompt = self._prompts(query_prompt, passage_prompt)
-        self._queries = QueryBatcher(lambda texts: self._encode(texts, self.query_prompt, progress=False))
-        log.info("embedder %s: dim %d, query prompt %r, passage prompt %r",
-                 self.identity, self.dim, self.query_prompt, self.passage_prompt)
+            log.info("loading hub model %s (needs network on first use)", self.name)
+            self._st = SentenceTransformer(self.name, device="cpu")
 
-    def _prompts(self, query: str | None, passage: str | None) -> tuple[str, str]:
-        own = self.st.prompts or {}
+    def _variant(self, backend: str, file: str | None):
+        if backend == "torch":
+            if self._st is None:
+                self._load_st()
+            return _Torch(self._st, self.batch_size)
+        path = Path(self.name).expanduser()
+        target = path / (file or DEFAULT_FILES[backend])
+        if not _is_local(self.name) or not target.is_file():
+            raise ModelNotFound(
+                f"找不到 {backend} 版本的嵌入模型文件：{target}。请先运行 `make setup`"
+                f"（或 `python -m qa.model_export`）导出，或检查 QA_EMBED_FILE / QA_QUERY_FILE。")
+        pooling = json.loads((path / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+        if pooling.get("pooling_mode", "mean") != "mean" and not pooling.get("pooling_mode_mean_tokens"):
+            raise ModelNotFound(f"{backend} 后端只支持平均池化的模型，{path} 的池化方式为 {pooling}")
+        return _Native(backend, target, self._tokenizer(path), self._max_len(path), self.batch_size, self._threads)
+
+    def _tokenizer(self, path: Path):
+        if not hasattr(self, "_tok"):
+            from transformers import AutoTokenizer  # noqa: PLC0415
+
+            self._tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        return self._tok
+
+    @staticmethod
+    def _max_len(path: Path) -> int:
+        try:
+            return int(json.loads((path / "sentence_bert_config.json").read_text())["max_seq_length"])
+        except (OSError, ValueError, KeyError):
+            return 512
+
+    def _check_query_variant(self) -> None:
+        """Refuse a query variant whose vectors are not the passage variant's."""
+        a = self._passages(list(_PROBES), "", False)
+        b = self._query_encode(list(_PROBES), "", False)
+        cosine = float(np.min(np.sum(a * b, axis=1)))
+        same_ranking = bool(np.array_equal(np.argsort(-(a @ a.T), axis=1), np.argsort(-(b @ a.T), axis=1)))
+        if cosine < QUERY_MIN_COSINE or not same_ranking:
+            raise ModelMismatch(
+                f"查询用的嵌入版本 {self.query_identity} 与段落版本 {self.identity} 的向量不一致"
+                f"（最小余弦 {cosine:.4f}，需 ≥ {QUERY_MIN_COSINE}，排序{'相同' if same_ranking else '不同'}）；"
+                "请改用与段落相同的 QA_QUERY_BACKEND / QA_QUERY_FILE。")
+
+    def _prompts(self, query: str | None, passage: str | None, own: dict) -> tuple[str, str]:
         known = next(((q, p) for key, q, p in _KNOWN_PROMPTS if key in self.identity.lower()), ("", ""))
         q = query if query is not None else own.get("query") or known[0]
         p = passage if passage is not None else own.get("passage") or own.get("document") or known[1]
         return q, p
 
-    def _encode(self, texts: list[str], prompt: str, progress: bool) -> np.ndarray:
+    def _encode(self, texts: list[str], prompt: str, progress: bool, variant=None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        rows = self.st.encode(
-            texts,
-            prompt=prompt,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
+        rows = (variant or self._passages)(texts, prompt, progress)
         return np.ascontiguousarray(rows, dtype=np.float32)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         if len(texts) == 1:  # one query per request: batched with whatever other requests ask meanwhile
             return self._queries(texts[0])[None, :]
-        return self._encode(texts, self.query_prompt, progress=False)
+        return self._encode(texts, self.query_prompt, False, self._query_encode)
 
     def encode_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        # sentence-transformers sorts by length before batching, so padding stays small.
-        return self._encode(texts, self.passage_prompt, progress=progress)
+        # Sorted by length before batching (sentence-transformers and _Native alike), so padding stays small.
+        return self._encode(texts, self.passage_prompt, progress)
+
+
+def _own_prompts(path: Path) -> dict:
+    try:
+        return json.loads((path / "config_sentence_transformers.json").read_text(encoding="utf-8")).get("prompts") or {}
+    except (OSError, ValueError):
+        return {}

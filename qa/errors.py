@@ -64,6 +64,46 @@ class ModelNotFound(QAError):
     code = "model_not_found"
 
 
+class ModelMismatch(QAError):
+    """The query embedding variant does not embed like the passage variant (another vector space)."""
+
+    status = 503
+    code = "model_mismatch"
+
+
 class DocumentNotFound(QAError):
     status = 404
     code = "document_not_found"
+
+
+class IndexCorrupt(QAError):
+    """A file of an index version is missing or damaged (its size or checksum differs from the manifest)."""
+
+    status = 503
+    code = "index_corrupt"
+
+
+class InsufficientStorage(QAError):
+    """The disk (or the user's quota) is full: the write was abandoned and the live index is unchanged."""
+
+    status = 507
+    code = "insufficient_storage"
+
+
+class BackupInvalid(QAError):
+    """A backup archive is not one `qa backup` wrote, or it was damaged since."""
+
+    status = 422
+    code = "backup_invalid"
+
+
+class TrashNotFound(QAError):
+    status = 404
+    code = "trash_not_found"
+
+
+class NoEarlierVersion(QAError):
+    """`qa index rollback` found no intact version older than the live one."""
+
+    status = 409
+    code = "no_earlier_version"

@@ -11,14 +11,23 @@ import io
 import json
 import logging
 import re
+import signal
+import threading
 import time
 import unicodedata
 import zipfile
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from qa.errors import DocumentLoadError, EmptyDocument, UndecodableDocument, UnsupportedFormat
 from qa.types import LoadProblem, RawDocument
+
+if TYPE_CHECKING:
+    from qa.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +37,21 @@ SIDECAR_SUFFIX = ".meta.json"
 _EMPTY = {".docx": "文档中没有文字", ".pdf": "PDF 中没有可提取的文字（可能是扫描件）", ".html": "网页中没有可提取的文字"}
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _LEGACY = ("gb18030", "big5hkscs", "cp950")  # after strict UTF-8; cp950 is Windows' Big5
+_MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    """What one file may cost to read, so a hostile or broken upload is a per-file problem and
+    never a job that eats the machine or never ends. The defaults are those of `Settings`."""
+
+    max_inflated_bytes: int = 50 * _MB  # a .docx unzipped: parsing costs ~12x this in memory
+    max_document_chars: int = 5_000_000
+    max_seconds_per_file: float = 300.0  # 0: no limit
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoadLimits:
+        return cls(settings.max_inflated_bytes, settings.max_document_chars, settings.max_seconds_per_file)
 
 
 def find_files(paths: Iterable[Path]) -> list[Path]:
@@ -50,16 +74,16 @@ def find_files(paths: Iterable[Path]) -> list[Path]:
     return list(found.values())
 
 
-def load_file(path: Path) -> list[RawDocument]:
+def load_file(path: Path, limits: LoadLimits = LoadLimits()) -> list[RawDocument]:
     """Read one file; a .jsonl gives one document per line and fails if any line is bad."""
-    docs, problems = _load(Path(path))
+    docs, problems = _load_in_time(Path(path), limits)
     if problems:
         more = f"（另有 {len(problems) - 1} 处问题）" if len(problems) > 1 else ""
         raise DocumentLoadError(str(path), problems[0].message + more, code=problems[0].code)
     return docs
 
 
-def load_files(paths: Iterable[Path]) -> tuple[list[RawDocument], list[LoadProblem]]:
+def load_files(paths: Iterable[Path], limits: LoadLimits = LoadLimits()) -> tuple[list[RawDocument], list[LoadProblem]]:
     """Load every file; a bad file or JSONL line becomes a LoadProblem and the rest go on."""
     started = time.perf_counter()
     files = find_files(paths)
@@ -68,7 +92,7 @@ def load_files(paths: Iterable[Path]) -> tuple[list[RawDocument], list[LoadProbl
     owner: dict[str, str] = {}  # doc_id -> the file that claimed it first
     for path in files:
         try:
-            file_docs, file_problems = _load(path)
+            file_docs, file_problems = _load_in_time(path, limits)
         except DocumentLoadError as exc:
             file_docs, file_problems = [], [LoadProblem(str(path), exc.code, exc.reason)]
         for doc in file_docs:
@@ -91,7 +115,44 @@ def _ignored(relative: Path) -> bool:
     return any(p.startswith(".") for p in relative.parts) or name.startswith("~$") or name.endswith(SIDECAR_SUFFIX)
 
 
-def _load(path: Path) -> tuple[list[RawDocument], list[LoadProblem]]:
+class _OutOfTime(BaseException):
+    """Raised by the timer's signal: a BaseException, so parsers' `except Exception` cannot swallow it."""
+
+
+def _load_in_time(path: Path, limits: LoadLimits) -> tuple[list[RawDocument], list[LoadProblem]]:
+    try:
+        with _time_limit(limits.max_seconds_per_file):
+            return _load(path, limits)
+    except _OutOfTime:
+        seconds = f"{limits.max_seconds_per_file:g}"
+        raise DocumentLoadError(str(path), f"解析超时（超过 {seconds} 秒），已跳过", code="parse_timeout") from None
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the block after `seconds` with SIGALRM (then again every second, should a parser
+    catch it anyway). Loading runs in the main thread of `qa ingest` or of an upload job's own
+    process, where signals can be used; elsewhere (a thread) no limit is set. A parser stuck inside
+    C code is only interrupted when it returns to Python: the size limits bound those."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def out_of_time(signum: int, frame: Any) -> None:
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, out_of_time)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+    try:
+        yield
+    finally:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:
+            signal.signal(signal.SIGALRM, previous)
+
+
+def _load(path: Path, limits: LoadLimits) -> tuple[list[RawDocument], list[LoadProblem]]:
     suffix = ".html" if path.suffix.lower() == ".htm" else path.suffix.lower()
     if suffix not in SUPPORTED:
         raise UnsupportedFormat(str(path), f"不支持的文件类型 {suffix or '（无扩展名）'}，支持：{'、'.join(SUPPORTED)}")
@@ -105,12 +166,21 @@ def _load(path: Path) -> tuple[list[RawDocument], list[LoadProblem]]:
         raise EmptyDocument(str(path), "文件为空")
     sidecar = _read_sidecar(path)
     if suffix == ".jsonl":
-        return _read_jsonl(path, data, sidecar)
+        return _read_jsonl(path, data, sidecar, limits.max_document_chars)
+    if suffix == ".docx":
+        _check_inflated(path, data, limits.max_inflated_bytes)
     text, fields = _READERS[suffix](path, data)
     text = _newlines(text)
     if not text.strip():
         raise EmptyDocument(str(path), _EMPTY.get(suffix, "文件为空"))
+    if len(text) > limits.max_document_chars:
+        raise DocumentLoadError(str(path), _too_many_chars(len(text), limits.max_document_chars),
+                                code="document_too_large")
     return [RawDocument(path.stem, text, str(path), suffix[1:], {**fields, **sidecar})], []
+
+
+def _too_many_chars(chars: int, limit: int) -> str:
+    return f"文档文字有 {chars:,} 字，超过 {limit:,} 字的上限；请拆分后再导入"
 
 
 def _read_sidecar(path: Path) -> dict[str, str]:
@@ -153,6 +223,9 @@ def _decode_text(path: Path, data: bytes) -> str:
         except UnicodeDecodeError:
             raise UndecodableDocument(str(path), "文件以 UTF-16 标记开头，但内容不是 UTF-16") from None
     sample = data[:65536]
+    if (text := _utf16_without_bom(data, sample)) is not None:
+        log.debug("%s: read as UTF-16 without a BOM", path)
+        return text
     controls = sum(1 for b in sample if b < 0x20 and b not in b"\t\n\r\f\v\x1a\x1b")
     if b"\x00" in sample or controls > 0.05 * len(sample):
         raise UndecodableDocument(str(path), "不是文本文件（包含二进制内容）")
@@ -175,6 +248,36 @@ def _decode_text(path: Path, data: bytes) -> str:
         log.warning("%s: no Chinese encoding fits; charset-normalizer guessed %s", path, guess.encoding)
         return str(guess)
     raise UndecodableDocument(str(path), "无法识别文件编码（尝试了 UTF-8、GB18030、Big5）")
+
+
+def _utf16_without_bom(data: bytes, sample: bytes) -> str | None:
+    """`data` as UTF-16 (LE or BE) when it is that without a BOM, as some editors and exports
+    write it: NUL bytes (ASCII characters' high halves) or bytes that are not UTF-8, and a
+    reading that is nearly all everyday text. Else None."""
+    if len(data) % 2 or (b"\x00" not in sample and _utf8_prefix(sample)):
+        return None
+    for encoding in ("utf-16-le", "utf-16-be"):
+        text = sample.decode(encoding, errors="replace")
+        if sum(map(_everyday, text)) >= 0.95 * len(text):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+def _utf8_prefix(sample: bytes) -> bool:
+    try:  # not final: the sample may end inside a character
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _everyday(ch: str) -> bool:
+    """Printable ASCII, common hanzi, CJK and general punctuation: what a Chinese text is made of."""
+    return (" " <= ch <= "~" or ch in "\t\n\r" or _common_hanzi(ch) or "\u3000" <= ch <= "\u303f"
+            or "\uff01" <= ch <= "\uff5e" or "\u2010" <= ch <= "\u2027" or ch in "·×÷°")
 
 
 def _cjk_score(text: str) -> int:
@@ -285,6 +388,31 @@ def _visible_text(html: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+# A part inflating past this at a ratio above _BOMB_RATIO is a zip bomb (deflate tops out near
+# 1,000:1); a real document.xml compresses 5-20:1, a long repetitive table perhaps 50:1.
+_BOMB_MEMBER = 5 * _MB
+_BOMB_RATIO = 100
+
+
+def _check_inflated(path: Path, data: bytes, limit: int) -> None:
+    """Refuse a .docx whose parts unzip to more than `limit` bytes, before anything unzips them.
+    The sizes are the ones the archive states; zipfile never inflates a part past its stated size."""
+    try:
+        parts = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError):
+        return  # not a zip we can read: the reader says so
+    total = sum(p.file_size for p in parts)
+    biggest = max(parts, key=lambda p: p.file_size, default=None)
+    if total > limit:
+        reason = f"解压后共 {total / _MB:.1f} MB（其中 {biggest.filename} {biggest.file_size / _MB:.1f} MB），超过 {limit / _MB:g} MB 的上限"
+    elif bomb := next((p for p in parts if p.file_size > _BOMB_MEMBER
+                       and p.file_size > _BOMB_RATIO * max(p.compress_size, 1)), None):
+        reason = f"{bomb.filename} 由 {bomb.compress_size:,} 字节解压为 {bomb.file_size / _MB:.1f} MB，压缩比异常（疑似压缩炸弹）"
+    else:
+        return
+    raise DocumentLoadError(str(path), f"Word 文档过大：{reason}，已跳过", code="document_too_large")
+
+
 def _read_docx(path: Path, data: bytes) -> tuple[str, dict[str, str]]:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
@@ -293,7 +421,10 @@ def _read_docx(path: Path, data: bytes) -> tuple[str, dict[str, str]]:
 
     try:
         document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, XMLSyntaxError) as exc:
+    # zlib.error, NotImplementedError (an unknown zip version or method), RuntimeError (an encrypted
+    # part): what zipfile raises on damaged or odd zips
+    except (PackageNotFoundError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError,
+            KeyError, ValueError, XMLSyntaxError) as exc:
         raise DocumentLoadError(str(path), f"不是有效的 Word 文档（.docx）：{exc}", code="invalid_docx") from exc
     lines = []
     for block in document.iter_inner_content():  # paragraphs and tables in document order
@@ -328,10 +459,11 @@ def _read_pdf(path: Path, data: bytes) -> tuple[str, dict[str, str]]:
         if reader.is_encrypted and not reader.decrypt(""):
             raise encrypted
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = ((reader.metadata.title if reader.metadata else None) or "").strip()
+        title = reader.metadata.title if reader.metadata else None
+        title = title.strip() if isinstance(title, str) else ""  # a damaged file's title may be a number
     except DependencyError:  # AES-encrypted and the `cryptography` package is missing
         raise encrypted from None
-    except (PyPdfError, ValueError, KeyError, IndexError, TypeError) as exc:  # pypdf on damaged files
+    except (PyPdfError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:  # pypdf on damaged files
         raise DocumentLoadError(str(path), f"无法解析 PDF 文件：{exc}", code="invalid_pdf") from exc
     return "\n".join(pages), {"title": title} if title else {}
 
@@ -342,15 +474,15 @@ _READERS = {".txt": lambda path, data: (_decode_text(path, data), {}), ".md": _r
 
 # --- JSONL: one document per line ---------------------------------------------------
 
-def _read_jsonl(path: Path, data: bytes, sidecar: dict[str, str]) -> tuple[list[RawDocument], list[LoadProblem]]:
+def _read_jsonl(path: Path, data: bytes, sidecar: dict[str, str],
+                max_chars: int) -> tuple[list[RawDocument], list[LoadProblem]]:
     docs: list[RawDocument] = []
     problems: list[LoadProblem] = []
     first_seen: dict[str, int] = {}  # doc_id -> line number
-    # split on "\n" only: a JSON string may hold U+2028, where str.splitlines would cut
-    for number, line in enumerate(_newlines(_decode_text(path, data)).split("\n"), start=1):
-        if not line.strip():
+    for number, line in enumerate(_jsonl_lines(path, data), start=1):
+        if isinstance(line, str) and not line.strip():
             continue
-        parsed = _parse_line(path, number, line, sidecar)
+        parsed = line if isinstance(line, LoadProblem) else _parse_line(path, number, line, sidecar, max_chars)
         if isinstance(parsed, RawDocument) and parsed.doc_id in first_seen:
             message = f"第 {number} 行：编号“{parsed.doc_id}”与第 {first_seen[parsed.doc_id]} 行重复"
             parsed = LoadProblem(str(path), "duplicate_id", message)
@@ -364,7 +496,41 @@ def _read_jsonl(path: Path, data: bytes, sidecar: dict[str, str]) -> tuple[list[
     return docs, problems
 
 
-def _parse_line(path: Path, number: int, line: str, sidecar: dict[str, str]) -> RawDocument | LoadProblem:
+# The line breaks _newlines knows, and no others: str.splitlines would also cut at U+2028, which a
+# JSON string may hold.
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f]")  # never in a JSON line (a tab is whitespace)
+
+
+def _jsonl_lines(path: Path, data: bytes) -> list[str | LoadProblem]:
+    """The file's lines (numbered as an editor numbers them) as text, or as the problem that
+    line has: binary bytes, or not the UTF-8 the rest of the file is in. One bad line must not
+    cost the good ones beside it, as it would if the file were decoded as one text."""
+    if data.startswith(_UTF16_BOMS) or _utf16_without_bom(data, data[:65536]) is not None:
+        return _newlines(_decode_text(path, data)).split("\n")
+    raw = _LINE_BREAK.split(data.removeprefix(codecs.BOM_UTF8))
+    binary = {n for n, line in enumerate(raw) if _CONTROL.search(line)}
+    as_utf8 = {n: _utf8(line) for n, line in enumerate(raw) if n not in binary and not line.isascii()}
+    if sum(text is not None for text in as_utf8.values()) > len(as_utf8) / 2:  # UTF-8, as JSON Lines should be
+        texts = [as_utf8.get(n) if n in as_utf8 else line.decode("ascii", errors="replace") for n, line in enumerate(raw)]
+    else:  # a legacy encoding (GB18030, Big5): detected on the whole file, less its binary lines
+        texts = _decode_text(path, b"\n".join(b"" if n in binary else line for n, line in enumerate(raw))).split("\n")
+
+    def bad(n: int, what: str) -> LoadProblem:
+        return LoadProblem(str(path), "invalid_line", f"第 {n + 1} 行：{what}，已跳过")
+
+    return [bad(n, "包含二进制内容或控制字符（如 NUL 字节）") if n in binary else
+            bad(n, "不是 UTF-8 编码的文字") if text is None else text for n, text in enumerate(texts)]
+
+
+def _utf8(line: bytes) -> str | None:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _parse_line(path: Path, number: int, line: str, sidecar: dict[str, str], max_chars: int) -> RawDocument | LoadProblem:
     def problem(code: str, what: str) -> LoadProblem:
         return LoadProblem(str(path), code, f"第 {number} 行：{what}")
 
@@ -384,6 +550,8 @@ def _parse_line(path: Path, number: int, line: str, sidecar: dict[str, str]) -> 
         return problem("missing_text", "缺少 \"text\" 字段" if text is None else "\"text\" 应为字符串")
     if not text.strip():
         return problem("empty_text", f"\"text\" 为空（编号“{doc_id}”）")
+    if len(text) > max_chars:
+        return problem("document_too_large", f"编号“{doc_id}”的{_too_many_chars(len(text), max_chars)}")
     # the sidecar gives defaults for the whole file; each line's own fields win
     own = _string_fields({k: v for k, v in record.items() if k not in ("id", "context_id", "text")})
     return RawDocument(doc_id, _newlines(text), str(path), "jsonl", {**sidecar, **own})

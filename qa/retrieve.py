@@ -41,30 +41,64 @@ class RetrievalParams:
     region_weight: float = 0.5
 
 
+@dataclass(frozen=True)
+class FilterColumns:
+    """What filters test, as per-chunk codes into small tables of distinct values: a filter is then
+    a few numpy lookups, not a Python loop over every chunk (182 ms at 100k chunks)."""
+
+    doc: np.ndarray  # per chunk: index into doc_ids, or len(doc_ids) for a chunk of no listed document
+    doc_ids: tuple[str, ...]
+    doc_kinds: tuple[str, ...]
+    doc_dates: tuple[str, ...]
+    region: np.ndarray  # per chunk: index into regions
+    regions: tuple[str, ...]
+    kind: np.ndarray  # per chunk: index into kinds (chunk kinds)
+    kinds: tuple[str, ...]
+
+    @classmethod
+    def of(cls, index) -> "FilterColumns":
+        docs = list(index.docs.values())
+        doc_at = {d.doc_id: i for i, d in enumerate(docs)}
+        regions: dict[str, int] = {}
+        kinds: dict[str, int] = {}
+        chunks = index.chunks
+        return cls(
+            doc=np.fromiter((doc_at.get(c.doc_id, len(docs)) for c in chunks), dtype=np.int64, count=len(chunks)),
+            doc_ids=tuple(d.doc_id for d in docs), doc_kinds=tuple(d.kind for d in docs),
+            doc_dates=tuple(d.date for d in docs),
+            region=np.fromiter((regions.setdefault(c.region, len(regions)) for c in chunks), dtype=np.int64,
+                               count=len(chunks)),
+            regions=tuple(regions),
+            kind=np.fromiter((kinds.setdefault(c.kind, len(kinds)) for c in chunks), dtype=np.int64, count=len(chunks)),
+            kinds=tuple(kinds),
+        )
+
+
+def _table(values: tuple[str, ...], ok) -> np.ndarray:
+    return np.fromiter((bool(ok(v)) for v in values), dtype=bool, count=len(values))
+
+
 def allowed_rows(index, filters: Filters | None) -> np.ndarray | None:
     """Boolean mask over chunk rows that pass the filters, or None when nothing is filtered."""
     if not filters:
         return None
-    docs = index.docs
-    mask = np.ones(len(index.chunks), dtype=bool)
-    for i, c in enumerate(index.chunks):
-        d = docs.get(c.doc_id)
-        if d is None:
-            mask[i] = False
-            continue
-        if filters.doc_ids and c.doc_id not in filters.doc_ids:
-            mask[i] = False
-        elif filters.regions and not any(r in c.region for r in filters.regions):
-            mask[i] = False
-        elif filters.kinds and d.kind not in filters.kinds:
-            mask[i] = False
-        elif filters.chunk_kinds and c.kind not in filters.chunk_kinds:
-            mask[i] = False
-        elif (filters.date_from or filters.date_to) and (
-            not d.date or (filters.date_from and d.date < filters.date_from)
-            or (filters.date_to and d.date > filters.date_to)
-        ):
-            mask[i] = False
+    cols = index.derived("filter_columns", FilterColumns.of)
+    f = filters
+    # Per document: listed, and passing the document filters; the extra last entry is "no document".
+    doc_ok = np.ones(len(cols.doc_ids) + 1, dtype=bool)
+    doc_ok[-1] = False
+    if f.doc_ids:
+        doc_ok[:-1] &= _table(cols.doc_ids, lambda d: d in f.doc_ids)
+    if f.kinds:
+        doc_ok[:-1] &= _table(cols.doc_kinds, lambda k: k in f.kinds)
+    if f.date_from or f.date_to:
+        doc_ok[:-1] &= _table(cols.doc_dates, lambda d: d and not (f.date_from and d < f.date_from)
+                              and not (f.date_to and d > f.date_to))
+    mask = doc_ok[cols.doc]
+    if f.regions:
+        mask &= _table(cols.regions, lambda region: any(r in region for r in f.regions))[cols.region]
+    if f.chunk_kinds:
+        mask &= _table(cols.kinds, lambda k: k in f.chunk_kinds)[cols.kind]
     return mask
 
 

@@ -10,6 +10,7 @@ A question that names its own subject is left as it is.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .metadata import PROVINCES, regions_in
 from .textnorm import normalize
@@ -27,6 +28,9 @@ _SWAP_MIN = 4  # characters: a shorter subject ("完成率") is a facet of the p
 # A follow-up that leans on the previous question's subject.
 _ANAPHORA = re.compile(r"^(?:其中|其|它|它们|该|这个|这些|这|此|他|她|他们|同期|同时)")
 _SHORT = 8  # characters; a shorter question with no subject of its own is a follow-up
+# Earlier turns that can shape a follow-up: a chain of follow-ups longer than this has long since
+# restated its subject, and each turn costs a part-of-speech pass.
+_TURNS = 4
 
 
 def years(text: str) -> list[str]:
@@ -35,12 +39,17 @@ def years(text: str) -> list[str]:
 
 def regions(text: str) -> list[str]:
     """Provinces and other places named in a question ("贵州", "株洲"), in order."""
+    return list(_regions(text))
+
+
+@lru_cache(maxsize=4096)  # a conversation's turns are read again with every follow-up
+def _regions(text: str) -> tuple[str, ...]:
     simple = normalize(text)
     found = [p for p in PROVINCES if p in simple]
     for name in regions_in(simple):
         if name not in found and not any(name in p or p in name for p in found):
             found.append(name)
-    return sorted(found, key=simple.find)
+    return tuple(sorted(found, key=simple.find))
 
 
 def _strip(question: str) -> str:
@@ -73,6 +82,7 @@ def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
     if not history:
         return question
     # Earlier turns may be follow-ups themselves: make each standalone in turn.
+    history = history[-_TURNS:]
     previous = history[0].strip()
     for turn in history[1:]:
         previous = rewrite(turn, [previous])

@@ -16,10 +16,19 @@ from pathlib import Path
 
 from . import answer as answering
 from . import chunk as chunking
-from . import clean, lexical, load, metadata
+from . import clean, lexical, load, metadata, trash
 from .embed import Embedder, model_identity
-from .errors import DocumentNotFound, EmptyDocument, IndexMismatch, IndexNotFound, InvalidArgument, QAError
+from .errors import (
+    DocumentNotFound,
+    EmptyDocument,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexNotFound,
+    InvalidArgument,
+    QAError,
+)
 from .index import DocumentInfo, Index, live_version_name, writer_lock
+from .integrity import manifest_of, out_of_space
 from .respond import compose
 from .retrieve import Mode, RetrievalParams
 from .retrieve import search as retrieve_search
@@ -57,6 +66,43 @@ def prepare(raw: RawDocument) -> Document:
     )
 
 
+# A process pool pays only for a large batch: each spawned worker spends ~2 s loading jieba's
+# dictionaries and OpenCC before its first document, and one process prepares ~200k characters a
+# second. Both limits must be passed (the 848 CMRC passages, 0.43M characters, stay in-process).
+POOL_MIN_DOCUMENTS = 50
+POOL_MIN_CHARS = 2_000_000
+
+
+def prepare_and_chunk(raw: RawDocument, sizes: tuple[int, int, int]) -> tuple[Document | None, list[Chunk],
+                                                                             tuple[str, str] | None]:
+    """`prepare` then `chunk_document`: a worker's whole job. A document that cannot be prepared
+    comes back as its error's (code, message): an exception of ours need not survive pickling."""
+    try:
+        doc = prepare(raw)
+    except QAError as e:
+        return None, [], (e.code, e.message)
+    return doc, chunking.chunk_document(doc, *sizes), None
+
+
+def prepare_all(raws: list[RawDocument], sizes: tuple[int, int, int], workers: int,
+                min_chars: int = POOL_MIN_CHARS) -> list[tuple]:
+    """`prepare_and_chunk` of every document, in order; a large batch in a pool of `workers` processes.
+    Spawned, not forked: the parent may hold torch's threads and locks, which a fork copies mid-use."""
+    if workers <= 1 or len(raws) <= POOL_MIN_DOCUMENTS or sum(len(r.text) for r in raws) < min_chars:
+        return [prepare_and_chunk(r, sizes) for r in raws]
+    import multiprocessing  # noqa: PLC0415
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+    from functools import partial  # noqa: PLC0415
+
+    workers = min(workers, len(raws) // POOL_MIN_DOCUMENTS + 1)
+    t = time.perf_counter()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        out = list(pool.map(partial(prepare_and_chunk, sizes=sizes), raws,
+                            chunksize=max(1, len(raws) // (workers * 8))))
+    log.info("prepared %d documents in %d processes in %.1f s", len(raws), workers, time.perf_counter() - t)
+    return out
+
+
 class Service:
     """Holds the settings, the loaded index and (loaded on first use) the embedding model."""
 
@@ -66,6 +112,9 @@ class Service:
         self._reranker = None
         self._index: Index | None = None
         self._loading = threading.Lock()
+        # The version that last failed to load, and why: asked again only once `CURRENT` moves
+        # (a rollback, a restore, a new write), not re-verified on every request.
+        self._failed: tuple[str | None, IndexCorrupt] | None = None
 
     # ----- the parts -----
 
@@ -74,7 +123,8 @@ class Service:
         if self._embedder is None:
             s = self.settings
             self._embedder = Embedder(s.embed_model, s.query_prompt, s.passage_prompt,
-                                      s.embed_batch_size, s.num_threads)
+                                      s.embed_batch_size, s.num_threads, backend=s.embed_backend,
+                                      file=s.embed_file, query_backend=s.query_backend, query_file=s.query_file)
         return self._embedder
 
     @property
@@ -93,7 +143,8 @@ class Service:
 
     def _expect(self) -> dict:
         """Manifest values the current settings require of an index."""
-        expect = {"model.identity": model_identity(self.settings.embed_model),
+        s = self.settings
+        expect = {"model.identity": model_identity(s.embed_model, s.embed_backend, s.embed_file),
                   "lexical.fingerprint": lexical.fingerprint()}
         expect.update({f"chunker.{k}": v for k, v in self.chunker_config().items()})
         return expect
@@ -104,8 +155,12 @@ class Service:
         switched `CURRENT` since it was loaded: then the new version is loaded. Callers that use
         the index several times take it once, so a request finishes on the version it started on."""
         index = self._index
-        if index is not None and index.folder.name == live_version_name(self.settings.index_dir):
+        live = live_version_name(self.settings.index_dir)
+        if index is not None and index.folder.name == live:
             return index
+        failed = self._failed
+        if failed is not None and failed[0] == live and live is not None:
+            raise IndexCorrupt(failed[1].message)
         if index is None:
             self._loading.acquire()
         elif not self._loading.acquire(blocking=False):
@@ -113,13 +168,18 @@ class Service:
         try:
             index = self._index
             if index is None or index.folder.name != live_version_name(self.settings.index_dir):
-                index = self._index = Index.load(self.settings.index_dir, expect=self._expect())
+                try:
+                    index = self._index = Index.load(self.settings.index_dir, expect=self._expect())
+                except IndexCorrupt as e:
+                    self._failed = (live_version_name(self.settings.index_dir), e)
+                    raise
+                self._failed = None
             return index
         finally:
             self._loading.release()
 
     def reload(self) -> Index:
-        self._index = None
+        self._index = self._failed = None
         return self.index
 
     # ----- ingest -----
@@ -129,18 +189,20 @@ class Service:
         """Add or update documents from `paths`; `replace` drops documents not among them;
         `rebuild` ignores the existing index (and its vectors) entirely. `doc_ids` names documents
         by file path where the file's own name is not the id (uploads are stored under generated names)."""
-        with writer_lock(self.settings.index_dir):
+        with writer_lock(self.settings.index_dir), out_of_space(self.settings.index_dir, "导入文档"):
             return self._ingest(paths, replace, rebuild, progress, doc_ids or {})
 
     def _ingest(self, paths: list[Path], replace: bool, rebuild: bool, progress: bool,
                 doc_ids: Mapping[str, str]) -> IngestReport:
         t0 = time.perf_counter()
         files = load.find_files(paths)
-        raws, problems = load.load_files(files)
+        raws, problems = load.load_files(files, load.LoadLimits.from_settings(self.settings))
         raws = [dataclasses.replace(r, doc_id=doc_ids[r.path]) if r.path in doc_ids and r.fmt != "jsonl" else r
                 for r in raws]
         problems = list(problems)
-        old, stale = (None, False) if rebuild else self._existing_index()
+        # A rebuild re-reads the live version's documents too (uploads included, whatever model
+        # built it) and re-chunks and re-embeds them all: it never reuses a vector.
+        old, stale = (self._stored_index(), True) if rebuild else self._existing_index()
         old_docs = old.docs if old else {}
 
         batch: dict[str, RawDocument] = {}
@@ -155,13 +217,13 @@ class Service:
         # wherever a chunk comes out the same.
         unchanged = () if stale else tuple(d for d in batch if d in old_docs and old_docs[d].checksum == sums[d])
         changed: dict[str, Document] = {}
-        for doc_id, raw in batch.items():
-            if doc_id in unchanged:
-                continue
-            try:
-                changed[doc_id] = prepare(raw)
-            except QAError as e:
-                problems.append(LoadProblem(raw.path, e.code, e.message))
+        fresh: dict[str, list[Chunk]] = {}  # the changed documents' chunks, cut beside their cleaning
+        todo = [raw for doc_id, raw in batch.items() if doc_id not in unchanged]
+        for raw, (doc, chunks, error) in zip(todo, prepare_all(todo, self._chunk_sizes(), self.settings.num_threads)):
+            if error is not None:
+                problems.append(LoadProblem(raw.path, *error))
+            else:
+                changed[raw.doc_id], fresh[raw.doc_id] = doc, chunks
         added = tuple(d for d in changed if d not in old_docs)
         updated = tuple(d for d in changed if d in old_docs)
         removed = tuple(d for d in old_docs if d not in batch) if replace else ()
@@ -169,20 +231,63 @@ class Service:
         if old is not None and not stale and not (added or updated or removed):
             return self._report(old, added, updated, removed, unchanged, 0, problems, t0)
 
-        # Everything not re-read keeps its stored document and chunks (and so its vectors).
-        kept = [old.document(d) for d in old_docs if d not in changed and d not in removed] if old else []
+        documents, chunks = self._compose(old, stale, changed, removed, fresh)
+        index, embedded = self._build(documents, chunks, None if rebuild else old, progress)
+        self._save(index, documents, "重建" if rebuild else "导入时更新或移除")
+        return self._report(index, added, updated, removed, unchanged, embedded, problems, t0)
+
+    def _stored_index(self) -> Index | None:
+        """The live version as stored, for a rebuild: read without checking what built it."""
+        try:
+            return Index.load(self.settings.index_dir)
+        except (IndexNotFound, IndexMismatch, IndexCorrupt) as e:
+            if not isinstance(e, IndexNotFound):
+                log.warning("rebuild: the live version cannot be read (%s); only the given paths are ingested", e.code)
+            return None
+
+    def _chunk_sizes(self) -> tuple[int, int, int]:
+        s = self.settings
+        return s.chunk_target, s.chunk_max, s.chunk_overlap_sentences
+
+    def _compose(self, old: Index | None, stale: bool, changed: Mapping[str, Document],
+                 removed: tuple[str, ...], fresh: Mapping[str, list[Chunk]] | None = None,
+                 ) -> tuple[list[Document], list[Chunk]]:
+        """The new version's documents and chunks: everything not re-read keeps its stored
+        document and chunks (and so its vectors). `fresh` holds chunks already cut, by document."""
+        fresh = fresh or {}
+        kept = [old.document(d) for d in old.docs if d not in changed and d not in removed] if old else []
         documents = kept + list(changed.values())
         chunks: list[Chunk] = [c for d in kept for c in old.chunks_of(d.doc_id)] if old and not stale else []
         for doc in (documents if stale else changed.values()):
-            chunks.extend(chunking.chunk_document(doc, self.settings.chunk_target, self.settings.chunk_max,
-                                                  self.settings.chunk_overlap_sentences))
-        index, embedded = self._build(documents, chunks, old, progress)
-        index.save(self.settings.index_dir, documents)
+            if doc.doc_id in fresh:
+                chunks.extend(fresh[doc.doc_id])
+            else:
+                chunks.extend(chunking.chunk_document(doc, *self._chunk_sizes()))
+        return documents, chunks
+
+    def _save(self, index: Index, documents: list[Document], reason: str) -> None:
+        """Make `index` the live version. Documents of the version live until now that it drops or
+        changes go to the trash first (the writer lock is held), and old trash is purged."""
+        index_dir, days = self.settings.index_dir, self.settings.deleted_retention_days
+        current = index_dir / "CURRENT"
+        trash_id = None
+        if days > 0 and current.is_dir():
+            before = {d["doc_id"]: d.get("checksum") for d in (manifest_of(current)[0] or {}).get("documents", [])}
+            after = {d.doc_id: d.checksum for d in documents}
+            if gone := [d for d, checksum in before.items() if after.get(d) != checksum]:
+                trash_id = trash.put(index_dir, current.resolve(), gone, reason)
+        try:
+            index.save(index_dir, documents)
+        except BaseException:
+            if trash_id:
+                trash.discard(index_dir, trash_id)
+            raise
+        trash.purge(index_dir, days)
         self._index = index
-        return self._report(index, added, updated, removed, unchanged, embedded, problems, t0)
 
     def remove(self, doc_ids: list[str]) -> IngestReport:
-        with writer_lock(self.settings.index_dir):
+        """Delete documents; they stay restorable from the trash for `deleted_retention_days`."""
+        with writer_lock(self.settings.index_dir), out_of_space(self.settings.index_dir, "删除文档"):
             return self._remove(doc_ids)
 
     def _remove(self, doc_ids: list[str]) -> IngestReport:
@@ -194,9 +299,39 @@ class Service:
         documents = [old.document(d) for d in old.docs if d not in doc_ids]
         chunks = [c for c in old.chunks if c.doc_id not in doc_ids]
         index, embedded = self._build(documents, chunks, old, progress=False)
-        index.save(self.settings.index_dir, documents)
-        self._index = index
+        self._save(index, documents, "删除")
         return self._report(index, (), (), tuple(doc_ids), (), embedded, [], t0)
+
+    def restore_deleted(self, trash_id: str, doc_ids: list[str] | None = None) -> IngestReport:
+        """Put documents of a trash entry (all, or those named) back, as a new version. Their
+        vectors are reused wherever a chunk comes out the same; a live document of the same id
+        is replaced (and goes to the trash in turn). A fully restored entry leaves the trash."""
+        with writer_lock(self.settings.index_dir), out_of_space(self.settings.index_dir, "恢复已删除的文档"):
+            t0 = time.perf_counter()
+            entry, docs, chunks, vectors = trash.read(self.settings.index_dir, trash_id)
+            if missing := sorted(set(doc_ids or ()) - {d.doc_id for d in docs}):
+                raise DocumentNotFound(f"回收站条目 {trash_id} 中没有文档：{'、'.join(missing)}")
+            docs = [d for d in docs if not doc_ids or d.doc_id in doc_ids]
+            old, stale = self._existing_index()
+            old_docs = old.docs if old else {}
+            unchanged = tuple(d.doc_id for d in docs
+                              if not stale and d.doc_id in old_docs and old_docs[d.doc_id].checksum == d.checksum)
+            changed = {d.doc_id: d for d in docs if d.doc_id not in unchanged}
+            index, embedded = old, 0
+            if changed:
+                emb, model = self.embedder, entry.get("model", {})
+                same_model = (model.get("identity"), model.get("dim"), model.get("passage_prompt")) == (
+                    emb.identity, emb.dim, emb.passage_prompt)
+                known = {}
+                if same_model and vectors is not None:  # vectors of another model are never mixed in
+                    known = {c.chunk_id: v for c, v in zip(chunks, vectors, strict=True)}
+                documents, new_chunks = self._compose(old, stale, changed, ())
+                index, embedded = self._build(documents, new_chunks, old, progress=False, known=known)
+                self._save(index, documents, "恢复时被替换")
+            if len(docs) == len(entry.get("documents", ())):
+                trash.discard(self.settings.index_dir, trash_id)
+            return self._report(index, tuple(d for d in changed if d not in old_docs),
+                                tuple(d for d in changed if d in old_docs), (), unchanged, embedded, [], t0)
 
     def _existing_index(self) -> tuple[Index | None, bool]:
         """The index to update, and whether it is stale (another chunker or tokenizer, same model)."""
@@ -220,19 +355,23 @@ class Service:
         return index, stale
 
     def _build(self, documents: list[Document], chunks: list[Chunk], old: Index | None,
-               progress: bool) -> tuple[Index, int]:
-        """Vectors for `chunks`, reusing the old index's wherever a chunk is unchanged."""
+               progress: bool, known: Mapping | None = None) -> tuple[Index, int]:
+        """Vectors for `chunks`, reusing the old index's (or `known` ones, by chunk id) wherever a
+        chunk is unchanged."""
         import numpy as np  # noqa: PLC0415
 
+        known = known or {}
         emb = self.embedder
         vectors = np.zeros((len(chunks), emb.dim), dtype=np.float32)
         todo = []
         for i, c in enumerate(chunks):
             row = old.row_of.get(c.chunk_id) if old else None
-            if row is None:
-                todo.append(i)
-            else:
+            if row is not None:
                 vectors[i] = old.vectors[row]
+            elif c.chunk_id in known:
+                vectors[i] = known[c.chunk_id]
+            else:
+                todo.append(i)
         if todo:
             t = time.perf_counter()
             vectors[todo] = emb.encode_passages([chunks[i].search_text for i in todo], progress=progress)
@@ -241,8 +380,15 @@ class Service:
                  "query_prompt": emb.query_prompt, "passage_prompt": emb.passage_prompt}
         s = self.settings
         index = Index.build(documents, chunks, vectors, model=model, chunker=self.chunker_config(),
-                            lexical_fingerprint=lexical.fingerprint(), dense_kind=s.dense_index, hnsw_m=s.hnsw_m)
+                            lexical_fingerprint=lexical.fingerprint(), dense_kind=s.dense_index, hnsw_m=s.hnsw_m,
+                            known_splits=self._split_lookup(old))
         return index, len(todo)
+
+    @staticmethod
+    def _split_lookup(old: Index | None):
+        """The old version's BM25 words, when they were split by today's tokenizer (same fingerprint)."""
+        same = old is not None and old.manifest.get("lexical", {}).get("fingerprint") == lexical.fingerprint()
+        return old.split_lookup() if same else None
 
     @staticmethod
     def _report(index, added, updated, removed, unchanged, embedded, problems, t0) -> IngestReport:
@@ -279,11 +425,11 @@ class Service:
                mode: Mode | None = None, rerank: bool | None = None) -> list[Hit]:
         """Ranked passages; `rerank` (default: whenever a reranker is configured) reorders the
         best `rerank_candidates` with the cross-encoder before cutting to `k`."""
-        return self._search(self.index, query, k, filters, mode, rerank)
+        return self._search(self.index, self._check_question(query), k, filters, mode, rerank)
 
     def _search(self, index: Index, query: str, k: int | None, filters: Filters | None,
                 mode: Mode | None, rerank: bool | None) -> list[Hit]:
-        query = self._check_question(query)
+        """`query` is checked by the caller: what the user sent is limited, not its rewritten form."""
         if k is not None and not 1 <= k <= 100:
             raise InvalidArgument(f"k 必须在 1 到 100 之间，当前为 {k}")
         k = k or self.settings.top_k
@@ -319,6 +465,9 @@ class Service:
         if len(history) > self.settings.max_history:
             raise InvalidArgument(f"对话历史过长：{len(history)} 轮，最多 {self.settings.max_history} 轮")
         history = [self._check_question(h, "对话历史中的问题") for h in history]
+        total = sum(map(len, history))
+        if total > self.settings.max_history_chars:
+            raise InvalidArgument(f"对话历史过长：共 {total} 个字符，最多 {self.settings.max_history_chars} 个")
         return self._answer_steps(question, history, filters, k or self.settings.top_k, mode, rerank)
 
     def _answer_steps(self, question, history, filters, k, mode, rerank):

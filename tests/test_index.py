@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import CORPUS, make_settings
 
-from qa.errors import IndexMismatch, IndexNotFound
+from qa.errors import IndexMismatch, IndexNotFound, InsufficientStorage
 from qa.index import Index, live_version
 from qa.retrieve import dense_search, rrf
 from qa.service import Service
@@ -87,7 +87,7 @@ def test_a_crash_while_writing_leaves_the_previous_index_live(small_service, sma
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(faiss, "write_index", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(InsufficientStorage, match="磁盘空间不足"):
         small_service.ingest([small_corpus])
     assert live_version(index_dir) == before
     assert set(Index.load(index_dir).docs) == set(SMALL)

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import io
 import json
+import signal
+import threading
+import zipfile
 from pathlib import Path
 
 import docx
@@ -10,7 +13,7 @@ import pypdf
 import pytest
 
 from qa.errors import DocumentLoadError, EmptyDocument, UndecodableDocument, UnsupportedFormat
-from qa.load import SUPPORTED, find_files, load_file, load_files
+from qa.load import SUPPORTED, LoadLimits, find_files, load_file, load_files
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -461,3 +464,139 @@ def test_find_files_keeps_explicit_files_even_unsupported_and_lists_each_once(tm
 
 def test_supported_types_are_the_documented_ones():
     assert SUPPORTED == (".txt", ".md", ".html", ".htm", ".docx", ".pdf", ".jsonl")
+
+
+# --- what one file may cost ---------------------------------------------------------
+
+def docx_bomb(path: Path, inflated_mb: int) -> Path:
+    """A valid .docx whose document.xml is `inflated_mb` MB of one repeated paragraph: a few
+    hundred KB on disk. Written in pieces, so the test never holds the inflated text."""
+    document = docx.Document()
+    document.add_paragraph("市场监管规划")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    source = zipfile.ZipFile(buffer)
+    para = "<w:p><w:r><w:t>市场监管规划第一章发展基础</w:t></w:r></w:p>".encode() * 1000
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename != "word/document.xml":
+                out.writestr(member, data)
+                continue
+            head, tail = data.split(b"<w:body>")
+            with out.open("word/document.xml", "w", force_zip64=True) as xml:
+                xml.write(head + b"<w:body>")
+                for _ in range(inflated_mb * 1024 * 1024 // len(para)):
+                    xml.write(para)
+                xml.write(tail)
+    return path
+
+
+def test_docx_inflating_past_the_limit_is_a_problem_and_the_batch_goes_on(tmp_path):
+    bomb = docx_bomb(tmp_path / "炸弹.docx", 60)
+    good = write(tmp_path / "好.txt", "正文")
+    assert bomb.stat().st_size < 1024 * 1024  # 60 MB of XML in a few hundred KB
+    docs, problems = load_files([bomb, good])  # the default limit, 50 MB
+    assert [d.path for d in docs] == [str(good)]
+    assert [(p.path, p.code) for p in problems] == [(str(bomb), "document_too_large")]
+    assert "Word 文档过大：解压后共 6" in problems[0].message and "超过 50 MB 的上限" in problems[0].message
+
+
+def test_docx_with_a_zip_bomb_compression_ratio_is_refused_below_the_size_limit(tmp_path):
+    bomb = docx_bomb(tmp_path / "炸弹.docx", 8)
+    with pytest.raises(DocumentLoadError, match="word/document.xml 由 .* 字节解压为 8.0 MB，压缩比异常") as caught:
+        load_file(bomb)
+    assert caught.value.code == "document_too_large"
+
+
+def test_document_with_more_characters_than_the_limit_is_a_problem(tmp_path):
+    limits = LoadLimits(max_document_chars=1000)
+    long, short = write(tmp_path / "长.txt", "市场监管" * 300), write(tmp_path / "短.txt", "市场监管" * 250)
+    docs, problems = load_files([long, short], limits)
+    assert [d.doc_id for d in docs] == ["短"]
+    assert [(p.path, p.code) for p in problems] == [(str(long), "document_too_large")]
+    assert "文档文字有 1,200 字，超过 1,000 字的上限" in problems[0].message
+
+
+def test_jsonl_line_with_more_characters_than_the_limit_is_a_problem_of_that_line(tmp_path):
+    lines = [{"id": "a", "text": "短"}, {"id": "b", "text": "长" * 20}, {"id": "c", "text": "短"}]
+    path = write(tmp_path / "a.jsonl", "\n".join(json.dumps(x, ensure_ascii=False) for x in lines))
+    docs, problems = load_files([path], LoadLimits(max_document_chars=10))
+    assert [d.doc_id for d in docs] == ["a", "c"]
+    assert [(p.code, p.message) for p in problems] == [
+        ("document_too_large", "第 2 行：编号“b”的文档文字有 20 字，超过 10 字的上限；请拆分后再导入")]
+
+
+def test_file_whose_parse_outlasts_the_time_limit_is_a_problem_and_the_batch_goes_on(tmp_path):
+    # 6,000 pages that pypdf reads one by one (seconds of work) against a limit of 0.2 s
+    slow = write(tmp_path / "长.pdf", make_pdf([[f"第{i}页 湖南省市场监督管理局关于开展质量提升行动的通知"] for i in range(6000)]))
+    good = write(tmp_path / "好.txt", "正文")
+    docs, problems = load_files([slow, good], LoadLimits(max_seconds_per_file=0.2))
+    assert [d.path for d in docs] == [str(good)]
+    assert [(p.path, p.code, p.message) for p in problems] == [(str(slow), "parse_timeout", "解析超时（超过 0.2 秒），已跳过")]
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_time_limit_is_not_set_outside_the_main_thread(tmp_path):
+    # signals reach only the main thread: a load in another thread runs to the end instead of failing
+    slow = write(tmp_path / "长.pdf", make_pdf([[f"第{i}页 通知"] for i in range(200)]))
+    result = []
+    worker = threading.Thread(target=lambda: result.append(load_files([slow], LoadLimits(max_seconds_per_file=0.001))))
+    worker.start()
+    worker.join()
+    docs, problems = result[0]
+    assert problems == [] and "第199页" in docs[0].text
+
+
+def test_jsonl_bad_lines_are_reported_by_number_and_good_lines_kept(tmp_path):
+    good = [json.dumps({"id": f"d{i}", "text": f"第{i}篇正文"}, ensure_ascii=False).encode() for i in range(4)]
+    data = b"\n".join([good[0], b"\x00\x00\x00", good[1], b'{"id": "x", "text": "\x01\x02"}', good[2],
+                       "{\"id\": \"y\", \"text\": \"坏\"}".encode("gb18030"), b"{oops", b'"a string"',
+                       b'{"id": "z"}', good[3]]) + b"\n"
+    docs, problems = load_files([write(tmp_path / "上传.jsonl", data)])
+    assert [d.doc_id for d in docs] == ["d0", "d1", "d2", "d3"] and docs[3].text == "第3篇正文"
+    assert [(p.code, p.message.split("：")[0]) for p in problems] == [
+        ("invalid_line", "第 2 行"), ("invalid_line", "第 4 行"), ("invalid_line", "第 6 行"),
+        ("invalid_json", "第 7 行"), ("invalid_json", "第 8 行"), ("missing_text", "第 9 行")]
+    assert problems[0].message == "第 2 行：包含二进制内容或控制字符（如 NUL 字节），已跳过"
+    assert problems[2].message == "第 6 行：不是 UTF-8 编码的文字，已跳过"
+
+
+def test_jsonl_in_gb18030_with_a_nul_line_keeps_its_good_lines(tmp_path):
+    lines = [json.dumps({"id": f"d{i}", "text": f"湖南省市场监督管理局第{i}号通知"}, ensure_ascii=False) for i in range(3)]
+    data = lines[0].encode("gb18030") + b"\n\x00\n" + "\n".join(lines[1:]).encode("gb18030")
+    docs, problems = load_files([write(tmp_path / "a.jsonl", data)])
+    assert [d.text for d in docs] == [f"湖南省市场监督管理局第{i}号通知" for i in range(3)]
+    assert [p.message for p in problems] == ["第 2 行：包含二进制内容或控制字符（如 NUL 字节），已跳过"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("text", [SIMPLIFIED, "市场监管规划", TRADITIONAL], ids=["corpus", "short", "traditional"])
+def test_utf16_file_without_bom_decodes(tmp_path, encoding, text):
+    # the first has ASCII (NUL bytes at odd or even places), the others none at all
+    assert only(load_file(write(tmp_path / "a.txt", text.encode(encoding)))).text == text
+
+
+def test_utf16_jsonl_without_bom_decodes(tmp_path):
+    line = json.dumps({"id": "a", "text": "市场监管规划"}, ensure_ascii=False)
+    assert only(load_file(write(tmp_path / "a.jsonl", (line + "\n").encode("utf-16-le")))).text == "市场监管规划"
+
+
+def test_docx_with_a_damaged_compressed_part_is_a_problem_not_a_crash(tmp_path):
+    document = docx.Document()
+    document.add_paragraph("市场监管规划" * 50)
+    document.save(tmp_path / "a.docx")
+    data = bytearray((tmp_path / "a.docx").read_bytes())
+    part = zipfile.ZipFile(tmp_path / "a.docx").getinfo("word/document.xml")
+    start = part.header_offset + 30 + len(part.filename.encode()) + len(part.extra)  # the part's deflate stream
+    data[start:start + 16] = b"\xff" * 16
+    damaged = write(tmp_path / "坏.docx", bytes(data))
+    docs, problems = load_files([damaged, write(tmp_path / "好.txt", "正文")])
+    assert [d.doc_id for d in docs] == ["好"]
+    assert [(p.path, p.code) for p in problems] == [(str(damaged), "invalid_docx")]
+
+
+def test_pdf_whose_title_is_not_text_still_loads(tmp_path):
+    data = make_pdf([["仅限阅读的公告"]]).replace(b"7 0 obj\n<< >>", b"7 0 obj\n<< /Title 5 >>")
+    doc = only(load_file(write(tmp_path / "公告.pdf", data)))
+    assert doc.text.strip() == "仅限阅读的公告" and "title" not in doc.fields

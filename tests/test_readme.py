@@ -5,7 +5,7 @@ import json
 import re
 import subprocess
 
-from conftest import ADMIN_KEY, READER_KEY
+from conftest import ADMIN_KEY, READER_KEY, WAIT_CAP_S
 
 from qa.settings import PROJECT_ROOT
 
@@ -29,9 +29,10 @@ def json_values(text: str) -> list:
     return values
 
 
-def test_readme_curl_examples_run_against_a_real_server(live_server, tmp_path):
-    out = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_examples()], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                         env={"PATH": "/usr/bin:/bin", "QA": live_server.url, "KEY": READER_KEY, "ADMIN": ADMIN_KEY})
+def test_readme_curl_examples_run_against_a_real_server(own_server, tmp_path):
+    # The examples upload and delete: a server of its own. The timeout is a safety cap only.
+    out = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_examples()], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=WAIT_CAP_S,
+                         env={"PATH": "/usr/bin:/bin", "QA": own_server.url, "KEY": READER_KEY, "ADMIN": ADMIN_KEY})
     assert out.returncode == 0, out.stderr
     bodies = json_values(out.stdout)
     first, follow_up, search, job, new_answer, deleted = bodies

@@ -6,13 +6,14 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from qa.integrity import out_of_space
 from qa.load import SUPPORTED
+from qa.settings import Settings
 
 from ..deps import Admin, Reader, RuntimeDep, ServiceDep
 from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -25,6 +26,7 @@ from ..schemas import (
     JobOut,
     RemovedOut,
 )
+from ..uploads import receive_files
 from .responses import READ_ERRORS, WRITE_ERRORS
 from .status import index_status
 
@@ -33,7 +35,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["文档"])
 
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines")
-_COPY_BLOCK = 1024 * 1024
 
 
 @router.get("/documents", summary="文档列表", response_model=DocumentListOut, responses=READ_ERRORS)
@@ -73,46 +74,51 @@ async def _store(blocks: AsyncIterator[bytes], dest: Path, limit: int, what: str
             await out.write(block)
 
 
-async def _blocks(upload: UploadFile) -> AsyncIterator[bytes]:
-    while block := await upload.read(_COPY_BLOCK):
-        yield block
+async def _receive(request: Request, folder: Path, s: Settings) -> list[tuple[str, Path, str]]:
+    """The uploaded files, stored under `folder`: (client's file name, stored path, document id)."""
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type in JSONL_TYPES:
+        dest = folder / f"01-{uuid.uuid4().hex}.jsonl"
+        await _store(request.stream(), dest, s.max_upload_bytes, "请求体")
+        return [("上传.jsonl", dest, "上传")]
+    if media_type == "multipart/form-data":
+        files = await receive_files(content_type, request.stream(), folder, field="files",
+                                    check_name=lambda name: _check_suffix(name or ""),
+                                    max_bytes=s.max_upload_bytes, max_files=s.max_upload_files)
+        if not files:
+            raise BadRequest("没有收到文件：请用 multipart 字段 files 上传")
+        return [(f.name or f.path.name, f.path, document_name(f.name)) for f in files]
+    raise UnsupportedMediaType("请以 multipart/form-data（字段 files）上传文件，或以 application/x-ndjson 提交 JSONL")
 
 
-@router.post("/documents", summary="上传文档（后台导入）", status_code=202, response_model=JobOut, responses=WRITE_ERRORS)
-async def upload_documents(
-    request: Request, who: Admin, rt: RuntimeDep,
-    files: Annotated[list[UploadFile] | None, File(description="一个或多个文件：.txt .md .html .docx .pdf .jsonl")] = None,
-) -> JSONResponse:
+# The body is read by the route itself, as it arrives (see `uploads`), so it is described here.
+_UPLOAD_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["files"], "properties": {"files": {
+        "type": "array", "minItems": 1, "items": {"type": "string", "format": "binary"},
+        "description": f"一个或多个文件；文件名的后缀决定类型：{' '.join(SUPPORTED)}"}}},
+        # The suffix of each part's file name is what the service reads, so the document says so.
+        "encoding": {"files": {"headers": {"Content-Disposition": {"schema": {
+            "type": "string", "example": 'form-data; name="files"; filename="notice.txt"'}}}}}},
+    JSONL_TYPES[0]: {"schema": {"type": "string", "description": '每行一篇文档：{"id", "title", "text", …}'}},
+}}}
+
+
+@router.post("/documents", summary="上传文档（后台导入）", status_code=202, response_model=JobOut, responses=WRITE_ERRORS,
+             openapi_extra=_UPLOAD_BODY)
+async def upload_documents(request: Request, who: Admin, rt: RuntimeDep) -> JSONResponse:
     """上传文档（multipart 的 `files` 字段，可多个；或以 `Content-Type: application/x-ndjson` 直接提交 JSONL，
     每行 `{"id", "title", "text", …}`）。在后台导入，立即返回 202 和任务编号；用 `GET /jobs/{job_id}` 查看进度。
 
-    导入在新的索引版本上进行，完成后原子切换；失败时在线索引不变。
+    导入在新的索引版本上进行，完成后原子切换；失败时在线索引不变。每个文件在接收时计数，超过上限即停止接收。
     """
-    s = rt.settings
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    job_id, folder = rt.jobs.new_upload_dir()
-    stored: list[tuple[str, Path, str]] = []
-    try:
-        if content_type in JSONL_TYPES:
-            dest = folder / f"01-{uuid.uuid4().hex}.jsonl"
-            await _store(request.stream(), dest, s.max_upload_bytes, "请求体")
-            stored.append(("上传.jsonl", dest, "上传"))
-        elif content_type == "multipart/form-data":
-            if not files:
-                raise BadRequest("没有收到文件：请用 multipart 字段 files 上传")
-            if len(files) > s.max_upload_files:
-                raise PayloadTooLarge(f"一次最多上传 {s.max_upload_files} 个文件，收到 {len(files)} 个")
-            suffixes = [_check_suffix(f.filename or "") for f in files]  # all refused before any is stored
-            for i, (f, suffix) in enumerate(zip(files, suffixes, strict=True), 1):
-                dest = folder / f"{i:02d}-{uuid.uuid4().hex}{suffix}"
-                await _store(_blocks(f), dest, s.max_upload_bytes, f"文件 {f.filename!r} ")
-                stored.append((f.filename or dest.name, dest, document_name(f.filename)))
-        else:
-            raise UnsupportedMediaType("请以 multipart/form-data（字段 files）上传文件，或以 application/x-ndjson 提交 JSONL")
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)  # nothing half-stored stays behind
-        raise
-    job = rt.jobs.submit(job_id, stored)
+    with out_of_space(Path("uploads"), "保存上传的文件", "没有导入任何文件"):
+        job_id, folder = rt.jobs.new_upload_dir()
+        try:
+            job = rt.jobs.submit(job_id, await _receive(request, folder, rt.settings))
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing half-stored stays behind
+            raise
     return JSONResponse(JobOut.model_validate(job).model_dump(mode="json"), status_code=202,
                         headers={"Location": f"{request.scope.get('root_path', '')}/api/v1/jobs/{job_id}"})
 

@@ -19,4 +19,5 @@ WRITE_ERRORS = {
     404: {**_ERR, "description": "没有这个文档"},
     413: {**_ERR, "description": "文件过大或过多"},
     415: {**_ERR, "description": "不支持的文件类型"},
+    507: {**_ERR, "description": "磁盘空间不足（在线索引未改变）"},
 }

@@ -8,7 +8,7 @@ from qa.index import Index
 
 from ..deps import Reader, RuntimeDep, ServiceDep
 from ..errors import error_body
-from ..schemas import HealthOut, IndexOut, MeOut, ReadyOut
+from ..schemas import AuthStateOut, HealthOut, IndexOut, MeOut, ReadyOut
 from .responses import READ_ERRORS
 
 router = APIRouter(tags=["运行状态"])
@@ -17,9 +17,9 @@ probes = APIRouter(tags=["运行状态"])
 
 
 def index_status(index: Index) -> IndexOut:
-    m = index.manifest
+    m, model = index.manifest, index.manifest.get("model", {})
     return IndexOut(version=m.get("version"), created_at=m.get("created_at"), documents=len(index.docs),
-                    chunks=len(index.chunks), model=m.get("model", {}).get("name", ""), dim=m.get("model", {}).get("dim"))
+                    chunks=len(index.chunks), model=model.get("name", ""), dim=model.get("dim"), warning=index.warning)
 
 
 @probes.get("/healthz", summary="存活检查", response_model=HealthOut)
@@ -30,12 +30,15 @@ def healthz() -> HealthOut:
 
 @probes.get("/readyz", summary="就绪检查", response_model=ReadyOut, responses={503: READ_ERRORS[503]})
 def readyz(rt: RuntimeDep):
-    """索引和模型都已加载时返回 200，否则 503（启动加载中，或加载失败的原因）。"""
+    """索引和模型都已加载时返回 200，否则 503（启动加载中，或加载失败的原因及处理办法；`reason` 为其错误码，
+    如 index_corrupt）。"""
+    rt.retry_if_moved()
     if not rt.ready:
-        if rt.load_error is not None:
-            return JSONResponse(error_body("not_ready", f"服务未就绪：{rt.load_error.message}"), status_code=503)
+        if (e := rt.load_error) is not None:  # read once: a retry may clear it meanwhile
+            return JSONResponse(error_body("not_ready", f"服务未就绪：{e.message}", reason=e.code), status_code=503)
         return JSONResponse(error_body("not_ready", "正在加载索引和模型"), status_code=503)
-    return ReadyOut(status="ready", index=index_status(rt.service.index))
+    return ReadyOut(status="ready", index=index_status(rt.service.index),
+                    auth=AuthStateOut(keys_configured=rt.keys.configured, anonymous_read=rt.keys.allow_anonymous_read))
 
 
 @router.get("/index", summary="索引状态", response_model=IndexOut, responses=READ_ERRORS)

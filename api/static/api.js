@@ -182,11 +182,14 @@ export function upload(files, onProgress) {
   });
 }
 
-/** Service readiness, without a key: 'ready', 'loading' (503, with the server's message) or 'offline'. */
+/**
+ * Service readiness, without a key: 'ready' (with `auth`: {keys_configured, anonymous_read}),
+ * 'loading' (503, with the server's message) or 'offline'.
+ */
 export async function readiness() {
   try {
     const res = await fetch('/readyz');
-    if (res.ok) return { state: 'ready' };
+    if (res.ok) return { state: 'ready', auth: (await res.json().catch(() => null))?.auth ?? null };
     const body = await res.json().catch(() => null);
     return { state: 'loading', message: body?.error?.message || '服务正在启动' };
   } catch {

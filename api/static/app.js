@@ -1,7 +1,7 @@
 // The chat page: start-up checks, the API key prompt, the conversation, and the switch to the
 // admin view. Rendering of answers lives in answer.js, the document viewer in viewer.js.
 
-import { ApiError, chat, get, hasKey, initKey, isAdmin, setKey, tryKey } from './api.js';
+import { ApiError, chat, get, hasKey, initKey, isAdmin, readiness, setKey, tryKey } from './api.js';
 import { answerText, citationGroup, renderAnswer } from './answer.js';
 import { copyText, fillIcons, h, icon, toast } from './dom.js';
 import { initAdmin, showAdmin } from './admin.js';
@@ -15,6 +15,8 @@ const SUGGESTIONS = [
   '株洲5年来市场主体增加了多少？',
 ];
 const READY_POLL_MS = 3000;
+// Shown instead of the key prompt when the server has no key at all: there is none to ask staff for.
+const NO_KEYS = '本服务尚未配置访问密钥，暂时无法使用。请联系系统管理员（管理员可运行 qa key new 创建密钥）。';
 // Earlier questions sent with a follow-up; the server refuses more than QA_MAX_HISTORY (default 20),
 // and a follow-up only ever leans on the last few.
 const MAX_HISTORY = 10;
@@ -67,21 +69,46 @@ async function loadStatus() {
   try {
     const index = await get('/index');
     hideBanner();
+    lock(false);
     showStats(index);
     admin = !embedded && await isAdmin();
     $('open-admin').hidden = !admin;
     route();
   } catch (e) {
     if (e.status === 401) {
-      if (await askForKey(hasKey() ? 'invalid' : 'missing')) loadStatus();
-      else showBanner('需要访问密钥才能使用问答服务。', '输入密钥', () => askForKey('missing').then((ok) => ok && loadStatus()));
+      // /readyz needs no key and says whether any key exists; until the service is ready it cannot.
+      const ready = await readiness();
+      if (ready.state === 'loading') {
+        starting(ready.message);
+      } else if (ready.auth && !ready.auth.keys_configured && !ready.auth.anonymous_read) {
+        lock(true);
+        showBanner(NO_KEYS, '重新检查', loadStatus);
+      } else if (await askForKey(hasKey() ? 'invalid' : 'missing')) {
+        loadStatus();
+      } else {
+        showBanner('需要访问密钥才能使用问答服务。', '输入密钥', () => askForKey('missing').then((ok) => ok && loadStatus()));
+      }
     } else if (e.status === 503) {
-      showBanner(`服务正在启动（${e.message}），稍后自动重试…`, '立即重试', loadStatus);
-      readyTimer = setTimeout(loadStatus, READY_POLL_MS);
+      starting(e.message);
     } else {
       showBanner(e.message, '重试', loadStatus);
     }
   }
+}
+
+function starting(message) {
+  showBanner(`服务正在启动（${message}），稍后自动重试…`, '立即重试', loadStatus);
+  readyTimer = setTimeout(loadStatus, READY_POLL_MS);
+}
+
+/** With no key on the server nothing can be asked: the question box and the suggestions are disabled. */
+function lock(locked) {
+  const box = $('question');
+  box.dataset.placeholder ??= box.placeholder;
+  box.placeholder = locked ? '暂时无法提问：服务尚未配置访问密钥' : box.dataset.placeholder;
+  box.disabled = locked;
+  $('send').disabled = locked || conversation.busy;
+  for (const b of $('suggestions').querySelectorAll('button')) b.disabled = locked;
 }
 
 function showStats(index) {
