@@ -7,7 +7,7 @@ QA     := $(VENV)/bin/qa
 MODEL  := models/multilingual-e5-small
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast setup browser index bench bench-backends load attack bundle clean
+.PHONY: run test test-fast setup browser index bench bench-backends bench-scale load attack bundle clean
 
 # The web chat and the API at http://127.0.0.1:8000 over the shipped corpus. Reading without a key
 # is allowed here because the service listens on loopback only; set QA_API_KEYS to add keys
@@ -18,9 +18,10 @@ run: setup index
 test: setup browser
 	$(PY) -m pytest
 
-# The quick loop: unit and model tests, no live server, browser or bundle (markers in pyproject.toml).
+# The quick loop: unit and model tests, no live server, browser, bundle or model conversion (markers in
+# pyproject.toml). The conversion checks run in `make test`; they only change with qa/model_build.py.
 test-fast: setup
-	$(PY) -m pytest -m "not server and not browser and not bundle"
+	$(PY) -m pytest -m "not server and not browser and not bundle and not conversion"
 
 browser:
 	bash scripts/install_browser.sh
@@ -53,6 +54,10 @@ bench: setup
 # Every embedding variant on the same chunks: speed, CPU per query, agreement with torch, hit@k.
 bench-backends: setup
 	$(PY) scripts/bench_backends.py
+
+# Synthetic knowledge bases of 10k/100k/1M chunks, every issue-15 figure beside its target (SIZES=10k,100k for fewer).
+bench-scale: setup
+	$(PY) scripts/bench_scale.py --sizes $${SIZES:-10k,100k,1M}
 
 load: setup index
 	$(PY) scripts/load_test.py

@@ -152,6 +152,8 @@ def logging_config(level: str = "INFO") -> dict:
         "loggers": {
             "": {"handlers": ["stderr"], "level": level},
             "uvicorn.access": {"level": "WARNING"},  # api.access logs every request, with the route and key id
-            "jieba": {"level": "WARNING"}, "bm25s": {"level": "WARNING"}, "sentence_transformers": {"level": "WARNING"}, "faiss": {"level": "WARNING"},
+            "jieba": {"level": "WARNING"}, "sentence_transformers": {"level": "WARNING"}, "faiss": {"level": "WARNING"},
+            # the embedding endpoint's client logs every request and retry at INFO (QA_EMBED_URL)
+            "openai": {"level": "WARNING"}, "httpx": {"level": "WARNING"},
         },
     }

@@ -88,6 +88,7 @@ class AnswerOut(BaseModel):
         "question": "2025年市场主体目标是多少？", "rewritten_question": "2025年市场主体目标是多少？", "found": True,
         "answer": "650万户", "answer_sentence": "指标名称: 全省市场主体数(万户)｜2020年: 488.84｜2025年: 650",
         "confidence": 0.93, "citations": [], "others": [], "timings_ms": {"rewrite": 0.1, "retrieve": 30.2, "answer": 4.0},
+        "extractor": "table_cell",
     }]})
 
     question: str
@@ -99,6 +100,8 @@ class AnswerOut(BaseModel):
     citations: list[CitationOut]
     others: list[CitationOut] = Field(description="其他文档中相关的片段")
     timings_ms: dict[str, float]
+    extractor: str = Field("", description="答案片段的类型：number、table_cell、date、name、slot、list、block、"
+                                           "sentence；未找到答案时为空")
 
     @classmethod
     def from_answer(cls, a: Answer) -> AnswerOut:

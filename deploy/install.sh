@@ -106,8 +106,9 @@ sync_tree() {  # sync_tree FROM TO [diff options]: replace TO by FROM unless the
 step "模型 $prefix/model/$MODEL_NAME 与默认语料 $prefix/corpus"
 # An earlier installation's model, if any: another one now means the index must be re-embedded.
 previous_model=$(sed -n 's/^QA_EMBED_MODEL=//p' "$prefix/etc/qa.env" 2>/dev/null || true)
-# Variants exported on the server (python -m qa.model_export) are not in the bundle: kept while the weights match.
-model_changed=$(sync_tree "model/$MODEL_NAME" "$prefix/model/$MODEL_NAME" -x onnx -x openvino -x qa_export.json)
+# The ONNX variants exported on the server (python -m qa.model_export) are not in the bundle: kept while
+# the rest matches. The OpenVINO variant (the default backend) is, and is compared like the weights.
+model_changed=$(sync_tree "model/$MODEL_NAME" "$prefix/model/$MODEL_NAME" -x onnx -x qa_export.json)
 if [ -n "$previous_model" ] && [ "$previous_model" != "$prefix/model/$MODEL_NAME" ]; then model_changed=changed; fi
 [ -n "$previous_model" ] || model_changed=""
 sync_tree corpus "$prefix/corpus" >/dev/null

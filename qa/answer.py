@@ -13,8 +13,10 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from . import slots
 from .chunk import split_sentences
 from .lexical import split, stopwords
+from .regions import covers
 from .rewrite import regions, years
 from .textnorm import normalize
 from .types import Hit
@@ -37,8 +39,12 @@ _ROLE_BEFORE = re.compile(rf"(?:^|(?<=[，,、。；;\s□]))([\u4e00-\u9fff]{{2
 
 _MAGNITUDE = "万|萬|亿|億|千|百"
 _UNITS = ("批次/千人|批次|个工作日|個工作日|户|戶|家|件|只|个|個|项|項|元|人|名|天|次|台|條|条|所|倍|起|份|张|張|处|處|"
-          "类|類|部|吨|噸|辆|輛|小时|小時|公里|平方米|%|％")
-_NUMBER = re.compile(rf"[≤≥<>＜＞]?\d+(?:,\d{{3}})*(?:\.\d+)?(?:多|余)?(?:\s*(?:{_MAGNITUDE}))?(?:多|余)?(?:\s*(?:{_UNITS}))?")
+          "类|類|部|吨|噸|辆|輛|小时|小時|公里|平方米|平方公里|公顷|公頃|厘米|釐米|毫米|千米|米|公斤|千克|克|"
+          "岁|歲|册|冊|座|株|头|頭|篇|首|集|届|屆|层|層|亩|畝|英尺|英里|分钟|分鐘|秒|周|场|場|票|双|雙|套|箱|瓶|盒|支|枚|%|％")
+_QUANTITY = rf"\d+(?:,\d{{3}})*(?:\.\d+)?(?:多|余)?(?:\s*(?:{_MAGNITUDE}))?(?:多|余)?"
+# A quantity, or a range of two ("2-4个", "100米至2,800米"): a range is one answer, never two halves.
+_NUMBER = re.compile(rf"[≤≥<>＜＞]?{_QUANTITY}(?:\s*(?:{_UNITS}))?"
+                     rf"(?:\s*(?:至|到|~|～|－|—|-)\s*{_QUANTITY}(?:\s*(?:{_UNITS}))?)?")
 _DATE = re.compile(r"(?:\d{4}年)?\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}-\d{1,2}|\d{4}年\d{1,2}月|(?:19|20)\d{2}年")
 _ENUM = re.compile(r"[^，,。；;：:！？!?]*?[^，,。；;：:、！？!?]+(?:、[^，,。；;：:、！？!?]+){2,}")
 _UNIT_HINT = re.compile(rf"多少\s*((?:{_MAGNITUDE})?(?:{_UNITS}))|几\s*((?:{_MAGNITUDE})?(?:{_UNITS}))")
@@ -51,8 +57,13 @@ _CELL_UNIT = re.compile(r"[(（]([^()（）]+)[)）]\s*$")
 _CLAUSE_BREAK = re.compile(r"[，,；;：:]")
 
 
+_WHY_HOW_Q = re.compile(r"为什么|为何|怎么|怎样|如何|什么原因|什么作用|什么意义|什么影响|什么特点")
+
+
 def classify(question: str) -> str:
     q = normalize(question)
+    if _UNIT_HINT.search(q):  # "平均时间是多少天", "包括多少项": a quantity, whatever else is said
+        return "number"
     if _WHO_Q.search(q):
         return "who"
     if _WHEN_Q.search(q):
@@ -61,6 +72,8 @@ def classify(question: str) -> str:
         return "list"
     if _NUMBER_Q.search(q):
         return "number"
+    if not _WHY_HOW_Q.search(q) and slots.WH.search(q):
+        return "entity"  # 什么/哪个/哪里…: the phrase that fills the question's slot
     return "sentence"
 
 
@@ -90,6 +103,7 @@ class Candidate:
     coverage: float  # weighted share of the question's words in the sentence and its headings
     score: float
     checks: dict = field(default_factory=dict)
+    extractor: str = "sentence"  # which kind of span it is: `qa eval` scores each kind apart
 
 
 def _positions(norm: str, ws: dict[str, float]) -> list[tuple[int, float]]:
@@ -156,7 +170,7 @@ def _table_candidate(i: int, hit: Hit, question: str, ws: dict, focus: dict, ran
     said = f"{name} {col}" + (" 目标 预期 规划" if col == year_cols[-1] else "")
     support = _coverage(normalize(said), "", focus)
     score = coverage + rank_prior + 0.6 * support + 0.3 + (0.2 if asked else 0.0)
-    return Candidate(i, answer, text, sorted(spans), coverage, score, {"column": col, "support": support})
+    return Candidate(i, answer, text, sorted(spans), coverage, score, {"column": col, "support": support}, "table_cell")
 
 
 def _clause_at(sentence: str, pos: int) -> tuple[int, int]:
@@ -244,6 +258,7 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
     """Every span of the asked kind in the passages, scored."""
     q = _asked(question, idf)
     out: list[Candidate] = []
+    slotted: list[Candidate] = []  # a 谁 question's slot fillers: only when no name stands by a role
     for i, hit in enumerate(hits):
         c = hit.chunk
         rank_prior = 0.15 / (i + 1)
@@ -258,7 +273,8 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
         text = c.text
         if qtype == "list" and q.quoted and not all(x in normalize(text) or x in header for x in q.quoted):
             continue  # "“五个安全”是哪些": only a passage that speaks of “五个安全”
-        for s in split_sentences(text, 0, len(text)):
+        sentences = split_sentences(text, 0, len(text))
+        for k, s in enumerate(sentences):
             sentence = text[s.start:s.end]
             norm = normalize(sentence)
             if len(norm) != len(sentence):  # positions must line up with the display text
@@ -267,30 +283,76 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
             occ = _positions(norm, q.focus)
             base = coverage + rank_prior
             if qtype == "number":
+                filled = slots.slot(normalize(question), norm)  # "整合规范成了多少家" ↔ "…整合规范成35家"
                 for m, bonus, support in _number_spans(q, sentence, norm, occ):
+                    if filled and filled.start <= m.start() < filled.end:
+                        bonus += 0.3 * filled.strength
                     out.append(Candidate(i, m.group(0).strip(), sentence, [(s.start + m.start(), s.start + m.end())],
-                                         coverage, base + bonus, {"support": support}))
+                                         coverage, base + bonus, {"support": support}, "number"))
             elif qtype == "who":
                 for pos, name, bonus in _name_spans(q, sentence, norm, occ):
                     out.append(Candidate(i, name, sentence, [(s.start + pos, s.start + pos + len(name))],
-                                         coverage, base + bonus))
+                                         coverage, base + bonus, extractor="name"))
+                slotted.extend(_slot_candidates(i, question, sentence, norm, s.start, coverage, base - 0.1))
+            elif qtype == "entity":
+                out.extend(_slot_candidates(i, question, sentence, norm, s.start, coverage, base))
+                out.append(Candidate(i, sentence.strip(), sentence, [(s.start, s.end)], coverage, base))
             elif qtype == "when":
                 for m in _DATE.finditer(sentence):
                     if q.day_asked and re.fullmatch(r"(?:19|20)\d{2}年", m.group(0)):
                         continue  # asked for a day, a bare year is not an answer
                     out.append(Candidate(i, m.group(0), sentence, [(s.start + m.start(), s.start + m.end())],
-                                         coverage, base + 0.5 * _proximity(m.start(), occ) / q.focus_total))
+                                         coverage, base + 0.5 * _proximity(m.start(), occ) / q.focus_total,
+                                         extractor="date"))
             elif qtype == "list":
                 # The sentence that names the list, or the one right after ("完善“八大体系”。着力完善…").
                 near_quote = 0.3 if q.quoted and all(
                     x in normalize(text[max(0, s.start - 30):s.end]) for x in q.quoted) else 0.0
                 for pos, span, bonus in _list_spans(q, sentence):
                     out.append(Candidate(i, span, sentence, [(s.start + pos, s.start + pos + len(span))], coverage,
-                                         base + bonus + near_quote))
+                                         base + bonus + near_quote, extractor="list"))
                 out.append(Candidate(i, sentence.strip(), sentence, [(s.start, s.end)], coverage, base + near_quote))
             else:
                 out.append(Candidate(i, sentence.strip(), sentence, [(s.start, s.end)], coverage, base))
-    return out
+                if (end := _block_end(text, sentences, k)) > s.end:  # "采取以下措施：一是…；二是…"
+                    block = text[s.start:end]
+                    out.append(Candidate(i, block.strip(), block, [(s.start, end)], coverage, base + 0.1,
+                                         extractor="block"))
+    # A 谁 question naming a role (局长) is answered by a name beside that role when there is one;
+    # one that names none ("被谁所杀") by what fills its slot as much as by a name.
+    return out + slotted if not q.roles else out or slotted
+
+
+# An enumerated item's opening: 一是, （一）, 1、, 首先 … (no number or name of any document).
+_ITEM = re.compile(r"^\s*(?:[一二三四五六七八九十]+是|[（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[、.．]\D|"
+                   r"第[一二三四五六七八九十]+[，,、]|首先|其次|再次|最后|此外|同时)")
+_BLOCK_MAX = 220  # characters: a how/what-measures answer is a clause to a few sentences, not a page
+
+
+def _block_end(text: str, sentences: list, k: int) -> int:
+    """Where the enumerated block opened by sentence `k` ends: a lead-in ending in "：" or an item
+    ("一是…") runs on through the items right after it; -1 when it opens no block."""
+    first = text[sentences[k].start:sentences[k].end].strip()
+    after_colon = re.split(r"[：:]", first)[-1]
+    if not (first.endswith(("：", ":")) or _ITEM.match(first) or after_colon != first and _ITEM.match(after_colon)):
+        return -1
+    end = -1
+    for nxt in sentences[k + 1:k + 4]:
+        if not _ITEM.match(text[nxt.start:nxt.end]) or nxt.end - sentences[k].start > _BLOCK_MAX:
+            break
+        end = nxt.end
+    return end
+
+
+def _slot_candidates(i: int, question: str, sentence: str, norm: str, offset: int, coverage: float,
+                     base: float) -> list[Candidate]:
+    """The phrase filling the question's slot in this sentence (see qa/slots.py), if any."""
+    found = slots.slot(normalize(question), norm)
+    if found is None:
+        return []
+    span = sentence[found.start:found.end].strip()
+    return [Candidate(i, span, sentence, [(offset + found.start, offset + found.end)], coverage,
+                      base + (0.2 + 0.5 * found.strength) * coverage, {"slot": found.strength}, "slot")]
 
 
 # ---------------------------------------------------------------- checks and choice
@@ -308,8 +370,13 @@ def grounded(q_regions: list[str], q_years: set[str], hit: Hit, cand: Candidate,
     """
     text = normalize(hit.chunk.search_text)
     sentence = normalize(cand.sentence)
+    # The asked place is named by the sentence, the passage's region or its document's; or the
+    # passage names it and comes from a place it lies in or that lies in it (醴陵 in a 株洲 report).
+    # A related place alone is not enough: 湖南's figure is no answer about 株洲, nor the reverse.
+    places = [p for p in (*hit.chunk.region.split("、"), *doc_region.split("、")) if p]
     region_ok = not q_regions or any(
-        r in hit.chunk.region or r in doc_region or r in sentence for r in q_regions)
+        r in hit.chunk.region or r in doc_region or r in sentence
+        or r in text and any(covers(r, p) for p in places) for r in q_regions)
     said = set(_YEAR_IN.findall(sentence))
     if not q_years:
         year_ok = True
@@ -375,7 +442,7 @@ def choose(question: str, hits: list[Hit], docs: dict, params: RefusalParams = R
     qtype = classify(question)
     titles = _titles(docs).titles
     cands = candidates(question, qtype, hits, titles, idf)
-    if not cands and qtype in ("number", "when"):
+    if not cands and qtype in ("number", "when", "who"):
         # No span of the asked kind: the best sentence (e.g. "三十四证合一" is a number in words).
         cands = [c for c in candidates(question, "sentence", hits, titles, idf)
                  if hits[c.hit_index].chunk.kind == "text"]

@@ -398,10 +398,8 @@ def restore(src: Annotated[Path, typer.Argument(help="`qa backup` 写出的 tar 
             model: ModelOpt = None, as_json: JsonOpt = False):
     """从备份恢复（逐个文件校验，作为新版本原子切换上线；被替下的文档放入回收站）。"""
     from .backup import restore as restore_backup  # noqa: PLC0415
-    from .embed import model_identity  # noqa: PLC0415
-
     settings = _settings(index, model)
-    identity = model_identity(settings.embed_model, settings.embed_backend, settings.embed_file)
+    identity = settings.embed_identity
     info = restore_backup(src, settings.index_dir, expect_model=identity,
                           keep_deleted_days=settings.deleted_retention_days)
     if as_json:

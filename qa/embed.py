@@ -9,12 +9,13 @@ import logging
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelMismatch, ModelNotFound
+from .errors import EmbeddingDeviceUnavailable, ModelMismatch, ModelNotFound
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +37,59 @@ def _is_local(model: str) -> bool:
 # (`python -m qa.model_export` writes them; see that module for why not through optimum).
 BACKENDS = ("torch", "onnx", "openvino")
 DEFAULT_FILES = {"onnx": "onnx/model.onnx", "openvino": "openvino/openvino_model.xml"}
+# The default (README, "Embedding backends"): the fastest variant within 0.5 point of torch fp32 on
+# CMRC dense hit@5 with no loss on the seed set. OpenVINO fp32 gives torch's vectors (cosine ≥ 0.9999)
+# at 2.1× the passages per CPU-second and a third of the CPU per query; ONNX int8 is faster still
+# but fails the pinned quality gate.
+DEFAULT_BACKEND = "openvino"
+DEVICES = ("cpu", "cuda", "auto")
 
 
-def model_identity(model: str, backend: str = "torch", file: str | None = None) -> str:
+def _name(model: str) -> str:
+    path = Path(model).expanduser()
+    return path.name if path.exists() else model
+
+
+def served_model(model: str, url_model: str = "") -> str:
+    """The model name sent to an embedding endpoint: QA_EMBED_URL_MODEL, else QA_EMBED_MODEL's name."""
+    return url_model or _name(model)
+
+
+def model_identity(model: str, backend: str = DEFAULT_BACKEND, file: str | None = None,
+                   url: str = "", url_model: str = "") -> str:
     """A stable name for the model an index was built with (the folder name for local folders).
 
     Another runtime or weight file gives other vectors (int8 weights, other kernels and summation
     orders), so backend and file are part of it: an index is only searched with the variant that
     built it. torch keeps the bare name, so indexes built before backends existed stay valid.
+    The device (`QA_EMBED_DEVICE`) is not part of it: torch on a GPU runs the same weights.
+    Through an endpoint (`url`), the served model and the endpoint are the identity instead.
     """
-    path = Path(model).expanduser()
-    name = path.name if path.exists() else model
+    if url:
+        from .embed_remote import remote_identity  # noqa: PLC0415
+
+        return remote_identity(url, served_model(model, url_model))
+    name = _name(model)
     return name if backend == "torch" else f"{name}@{backend}:{file or DEFAULT_FILES[backend]}"
+
+
+def torch_device(device: str) -> str:
+    """The torch device for QA_EMBED_DEVICE: "cuda" only where torch sees a GPU (else a clear error),
+    "auto" the GPU when there is one."""
+    if device not in DEVICES:
+        raise EmbeddingDeviceUnavailable(f"未知的嵌入设备：{device!r}（可选 {'、'.join(DEVICES)}）")
+    if device == "cpu":
+        return "cpu"
+    import torch  # noqa: PLC0415
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if device == "auto":
+        return "cpu"
+    raise EmbeddingDeviceUnavailable(
+        f"QA_EMBED_DEVICE=cuda，但 torch 看不到 GPU（torch {torch.__version__}，"
+        f"{'CUDA ' + torch.version.cuda if torch.version.cuda else '这是不带 CUDA 的 CPU 版本'}）。"
+        "请安装 CUDA 版 torch 并检查显卡驱动（nvidia-smi），或改设 QA_EMBED_DEVICE=cpu / auto。")
 
 
 class _Pending:
@@ -77,7 +119,11 @@ class QueryBatcher:
         if self._thread is None:
             with self._starting:
                 if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="query-embedder", daemon=True)
+                    # The thread holds the batcher weakly: an embedder nobody uses any more (a test's,
+                    # a reloaded service's) is freed with its model, and the thread ends.
+                    self._thread = threading.Thread(target=_serve, args=(weakref.ref(self), self._queue,
+                                                                          self._max_batch),
+                                                    name="query-embedder", daemon=True)
                     self._thread.start()
         pending = _Pending(text)
         self._queue.put(pending)
@@ -86,24 +132,87 @@ class QueryBatcher:
             raise pending.error
         return pending.vector
 
-    def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < self._max_batch:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+
+
+def _query_encoder(embedder, variant: str) -> Callable[[list[str]], np.ndarray]:
+    """The batcher's encode function, holding its embedder weakly: no reference cycle, so an
+    embedder nobody holds is freed at once, where it was dropped, not by a later garbage collection."""
+    ref = weakref.ref(embedder)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        emb = ref()
+        if emb is None:
+            raise RuntimeError("the embedder was closed")
+        return emb._encode(texts, emb.query_prompt, False, getattr(emb, variant))
+
+    return encode
+
+
+def _serve(ref: weakref.ref, pending: queue.SimpleQueue, max_batch: int) -> None:
+    """The query thread of a `QueryBatcher` (`ref`): embeds what is queued, batch by batch, until
+    the batcher is gone."""
+    while True:
+        try:
+            batch = [pending.get(timeout=1.0)]
+        except queue.Empty:
+            if ref() is None:
+                return
+            continue
+        while len(batch) < max_batch:
             try:
-                rows = self._encode([p.text for p in batch])
-            except Exception as e:  # noqa: BLE001 - handed to every caller of the batch, who raises it
-                for p in batch:
-                    p.error = e
-                    p.done.set()
-                continue
-            for p, row in zip(batch, rows, strict=True):
-                p.vector = row
+                batch.append(pending.get_nowait())
+            except queue.Empty:
+                break
+        batcher = ref()
+        try:
+            if batcher is None:
+                raise RuntimeError("the query embedder was closed")
+            rows = batcher._encode([p.text for p in batch])
+        except Exception as e:  # noqa: BLE001 - handed to every caller of the batch, who raises it
+            for p in batch:
+                p.error = e
                 p.done.set()
+            continue
+        finally:
+            del batcher
+        for p, row in zip(batch, rows, strict=True):
+            p.vector = row
+            p.done.set()
+
+
+class _Tokens:
+    """The model's tokenizer for the ONNX and OpenVINO runtimes: its `tokenizer.json` through the
+    `tokenizers` library, which is what transformers' fast tokenizer runs (same ids, checked in
+    tests/test_embed_backends.py) without importing transformers, ~3 s of every process's start.
+    A folder without `tokenizer.json` goes through transformers' AutoTokenizer."""
+
+    def __init__(self, path: Path, max_len: int):
+        self.max_len = max_len
+        self.fast = None
+        if (path / "tokenizer.json").is_file():
+            from tokenizers import Tokenizer  # noqa: PLC0415
+
+            try:
+                pad = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8")).get("pad_token")
+            except (OSError, ValueError):
+                pad = None
+            pad = pad if isinstance(pad, str) else "<pad>"
+            self.fast = Tokenizer.from_file(str(path / "tokenizer.json"))
+            self.fast.enable_truncation(max_len)
+            self.fast.enable_padding(pad_id=self.fast.token_to_id(pad) or 0, pad_token=pad)
+        else:
+            from transformers import AutoTokenizer  # noqa: PLC0415
+
+            self.slow = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids and attention mask of a batch, padded to its longest text."""
+        if self.fast is not None:
+            enc = self.fast.encode_batch(texts)
+            return (np.array([e.ids for e in enc], dtype=np.int64),
+                    np.array([e.attention_mask for e in enc], dtype=np.int64))
+        enc = self.slow(texts, padding=True, truncation=True, max_length=self.max_len, return_tensors="np")
+        return enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64)
 
 
 class _Torch:
@@ -151,9 +260,7 @@ class _Native:
         out = None
         for start in tqdm(range(0, len(texts), self.batch_size), disable=not progress, desc="Batches"):
             rows = order[start:start + self.batch_size]
-            enc = self.tokenizer([texts[i] for i in rows], padding=True, truncation=True,
-                                 max_length=self.max_len, return_tensors="np")
-            ids, mask = enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64)
+            ids, mask = self.tokenizer([texts[i] for i in rows])
             hidden = self._forward(ids, mask)
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
@@ -181,13 +288,20 @@ class Embedder:
         passage_prompt: str | None = None,
         batch_size: int = 32,
         num_threads: int | None = None,
-        backend: str = "torch",
+        backend: str = DEFAULT_BACKEND,
         file: str | None = None,
         query_backend: str | None = None,
         query_file: str | None = None,
+        device: str = "cpu",
+        url: str = "",
+        url_model: str = "",
+        api_key: str = "",
+        url_timeout: float = 60.0,
     ):
         """`backend`/`file` embed passages (and queries, unless `query_backend`/`query_file` name
-        a cheaper variant, accepted only if it embeds like the passage variant)."""
+        a cheaper variant, accepted only if it embeds like the passage variant). `device` is torch's
+        (cpu, cuda, auto). With `url` (an OpenAI-compatible embeddings endpoint) passages and queries
+        are all embedded there, as `url_model`, and the local variants are not loaded."""
         for name in (backend, query_backend or backend):
             if name not in BACKENDS:
                 raise ModelNotFound(f"未知的嵌入后端：{name!r}（可选 {'、'.join(BACKENDS)}）")
@@ -195,8 +309,21 @@ class Embedder:
         path = Path(model).expanduser()
         self.name, self.batch_size, self._threads = model, batch_size, threads
         self.backend, self.file = backend, (file or DEFAULT_FILES.get(backend))
-        self.identity = model_identity(model, backend, file)
+        self.identity = model_identity(model, backend, file, url, url_model)
         self._st = None
+        self._dim: int | None = None
+        if url:
+            self._init_remote(model, url, served_model(model, url_model), api_key, url_timeout,
+                              query_prompt, passage_prompt)
+            return
+        # A GPU helps torch only; the exported variants run on the CPU.
+        self._device = torch_device(device) if backend == "torch" or device == "cpu" else None
+        if self._device is None:
+            if device == "cuda":
+                raise EmbeddingDeviceUnavailable(
+                    f"QA_EMBED_DEVICE=cuda 只用于 torch 后端，当前 QA_EMBED_BACKEND={backend}；"
+                    "请同时设 QA_EMBED_BACKEND=torch（用 GPU 建的索引在 CPU 上查询时，可设 QA_QUERY_BACKEND=openvino）。")
+            self._device = "cpu"
         if _is_local(model) and not (path / "modules.json").exists() and not (path / "config.json").exists():
             raise ModelNotFound(
                 f"找不到嵌入模型：{path}。请先运行 `make setup`（或 `python -m qa.model_build`）构建默认模型，"
@@ -208,17 +335,40 @@ class Embedder:
         self._query_encode = self._passages if same else self._variant(q_backend, q_file)
         self.query_identity = self.identity if same else model_identity(model, q_backend, q_file)
         if self._st is not None:
-            self.dim = int(self._st.get_embedding_dimension())
+            self._dim = int(self._st.get_embedding_dimension())
             own = self._st.prompts or {}
         else:
-            self.dim = int(json.loads((path / "1_Pooling" / "config.json").read_text())["embedding_dimension"])
+            self._dim = int(json.loads((path / "1_Pooling" / "config.json").read_text())["embedding_dimension"])
             own = _own_prompts(path)
         self.query_prompt, self.passage_prompt = self._prompts(query_prompt, passage_prompt, own)
         if not same:
             self._check_query_variant()
-        self._queries = QueryBatcher(lambda texts: self._encode(texts, self.query_prompt, False, self._query_encode))
-        log.info("embedder %s (queries %s): dim %d, query prompt %r, passage prompt %r",
-                 self.identity, self.query_identity, self.dim, self.query_prompt, self.passage_prompt)
+        self._queries = QueryBatcher(_query_encoder(self, "_query_encode"))
+        log.info("embedder %s (queries %s) on %s: dim %d, query prompt %r, passage prompt %r",
+                 self.identity, self.query_identity, self._device, self.dim, self.query_prompt, self.passage_prompt)
+
+    def _init_remote(self, model: str, url: str, served: str, api_key: str, timeout: float,
+                     query_prompt: str | None, passage_prompt: str | None) -> None:
+        from .embed_remote import RemoteEmbeddings  # noqa: PLC0415
+
+        self._remote = RemoteEmbeddings(url, served, api_key, self.batch_size, timeout)
+        self._passages = self._query_encode = self._remote
+        self.query_identity, self._device = self.identity, None
+        # The prompts the model is trained with, as for the local model: the local folder's own when
+        # it is the served model, else the known ones for the served name ("query: " for e5).
+        path = Path(model).expanduser()
+        own = _own_prompts(path) if _is_local(model) and served == path.name else {}
+        self.query_prompt, self.passage_prompt = self._prompts(query_prompt, passage_prompt, own)
+        self._queries = QueryBatcher(_query_encoder(self, "_remote"))
+        log.info("embedder %s: through %s, query prompt %r, passage prompt %r (dimension on first use)",
+                 self.identity, self._remote.where, self.query_prompt, self.passage_prompt)
+
+    @property
+    def dim(self) -> int:
+        """The vectors' dimension; through an endpoint, known from its first answer."""
+        if self._dim is None:
+            self._dim = self._remote.dimension()
+        return self._dim
 
     @property
     def st(self):
@@ -236,12 +386,14 @@ class Embedder:
         # oneDNN builds a kernel for every new input shape; each query has its own length,
         # which showed as 100 ms+ latency spikes. Plain MKL kernels are as fast here and steady.
         torch.backends.mkldnn.enabled = False
+        # Queries on another variant load torch only for the start-up check, on the CPU.
+        device = self._device if self.backend == "torch" else "cpu"
         if _is_local(self.name):
-            self._st = SentenceTransformer(str(Path(self.name).expanduser()), device="cpu", local_files_only=True)
+            self._st = SentenceTransformer(str(Path(self.name).expanduser()), device=device, local_files_only=True)
         else:
             # A hub name: fetched only because the user named it.
             log.info("loading hub model %s (needs network on first use)", self.name)
-            self._st = SentenceTransformer(self.name, device="cpu")
+            self._st = SentenceTransformer(self.name, device=device)
 
     def _variant(self, backend: str, file: str | None):
         if backend == "torch":
@@ -250,10 +402,15 @@ class Embedder:
             return _Torch(self._st, self.batch_size)
         path = Path(self.name).expanduser()
         target = path / (file or DEFAULT_FILES[backend])
-        if not _is_local(self.name) or not target.is_file():
+        if not _is_local(self.name):
+            raise ModelNotFound(
+                f"{backend} 后端需要本地模型文件夹里导出的文件，{self.name} 不是本地文件夹；"
+                "请设 QA_EMBED_BACKEND=torch，或把模型下载到本地后运行 `python -m qa.model_export --dest 该文件夹`。")
+        if not target.is_file():
             raise ModelNotFound(
                 f"找不到 {backend} 版本的嵌入模型文件：{target}。请先运行 `make setup`"
-                f"（或 `python -m qa.model_export`）导出，或检查 QA_EMBED_FILE / QA_QUERY_FILE。")
+                f"（或 `python -m qa.model_export`）导出，或检查 QA_EMBED_FILE / QA_QUERY_FILE"
+                "（也可设 QA_EMBED_BACKEND=torch）。")
         pooling = json.loads((path / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
         if pooling.get("pooling_mode", "mean") != "mean" and not pooling.get("pooling_mode_mean_tokens"):
             raise ModelNotFound(f"{backend} 后端只支持平均池化的模型，{path} 的池化方式为 {pooling}")
@@ -261,9 +418,7 @@ class Embedder:
 
     def _tokenizer(self, path: Path):
         if not hasattr(self, "_tok"):
-            from transformers import AutoTokenizer  # noqa: PLC0415
-
-            self._tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            self._tok = _Tokens(path, self._max_len(path))
         return self._tok
 
     @staticmethod

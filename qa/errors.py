@@ -71,6 +71,20 @@ class ModelMismatch(QAError):
     code = "model_mismatch"
 
 
+class EmbeddingDeviceUnavailable(QAError):
+    """QA_EMBED_DEVICE names a device this machine (or the configured backend) cannot use."""
+
+    status = 503
+    code = "embedding_device_unavailable"
+
+
+class EmbeddingEndpointUnavailable(QAError):
+    """The embedding server of QA_EMBED_URL could not be reached or answered something unusable."""
+
+    status = 503
+    code = "embedding_endpoint_unavailable"
+
+
 class DocumentNotFound(QAError):
     status = 404
     code = "document_not_found"

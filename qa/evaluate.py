@@ -115,6 +115,24 @@ def char_f1(predicted: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def rouge_l(predicted: str, gold: str) -> float:
+    """Character ROUGE-L F1: the longest common subsequence against both lengths (order counts,
+    where character F1 counts only which characters are shared)."""
+    p, g = norm_answer(predicted), norm_answer(gold)
+    if not p or not g:
+        return 0.0
+    row = [0] * (len(g) + 1)
+    for ch in p:
+        diag = 0
+        for j, gch in enumerate(g, start=1):
+            diag, row[j] = row[j], diag + 1 if ch == gch else max(row[j], row[j - 1])
+    lcs = row[-1]
+    if not lcs:
+        return 0.0
+    precision, recall = lcs / len(p), lcs / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
 # ---------------------------------------------------------------- running
 
 
@@ -132,12 +150,14 @@ class Outcome:
     correct: bool  # the right answer, or a refusal of an unanswerable question
     exact: bool
     f1: float
+    rouge_l: float
     hit_rank: int | None  # rank of the first relevant retrieved chunk
     relevant: int  # relevant chunks in the index
     latency_ms: float
     confidence: float
     top: list[dict] = field(default_factory=list)  # the first citations, for the report
     error: str = ""
+    extractor: str = ""  # the kind of span that answered ("" when refused)
 
 
 def relevant_chunks(index, item: EvalItem) -> set[str]:
@@ -163,7 +183,7 @@ def run(svc, items: list[EvalItem], mode: str = "hybrid", k: int = 10, progress:
                 answer, hits = svc.answer(item.question, item.history, k=k, mode=mode, rerank=False)
         except QAError as e:  # a question the service refuses as invalid is scored as failed
             outcomes.append(Outcome(item.id, item.question, list(item.history), "", item.type, item.unanswerable,
-                                    list(item.answers), False, "", False, False, 0.0, None, 0,
+                                    list(item.answers), False, "", False, False, 0.0, 0.0, None, 0,
                                     (time.perf_counter() - t) * 1000, 0.0, error=e.message))
             continue
         latency = (time.perf_counter() - t) * 1000
@@ -172,10 +192,12 @@ def run(svc, items: list[EvalItem], mode: str = "hybrid", k: int = 10, progress:
         hit_rank = next((i + 1 for i, h in enumerate(hits) if h.chunk.chunk_id in relevant), None)
         if item.unanswerable:
             correct, exact, f1 = not answer.found, not answer.found, float(not answer.found)
+            rouge = f1
         else:
             correct = answer.found and any(matches(answer.answer, g) for g in item.answers)
             exact = answer.found and any(norm_answer(answer.answer) == norm_answer(g) for g in item.answers)
             f1 = max((char_f1(answer.answer, g) for g in item.answers), default=0.0) if answer.found else 0.0
+            rouge = max((rouge_l(answer.answer, g) for g in item.answers), default=0.0) if answer.found else 0.0
             # ranx needs a relevant chunk per query: a question with none counts as a miss.
             qrels[item.id] = {cid: 1 for cid in relevant} or {"__no_relevant_chunk__": 1}
             ranx_run[item.id] = {h.chunk.chunk_id: float(len(hits) - i) for i, h in enumerate(hits)} \
@@ -184,8 +206,8 @@ def run(svc, items: list[EvalItem], mode: str = "hybrid", k: int = 10, progress:
                for c in answer.citations[:3]]
         outcomes.append(Outcome(
             item.id, item.question, list(item.history), answer.rewritten_question, item.type, item.unanswerable,
-            list(item.answers), answer.found, answer.answer, correct, exact, round(f1, 4), hit_rank,
-            len(relevant), round(latency, 1), answer.confidence, top,
+            list(item.answers), answer.found, answer.answer, correct, exact, round(f1, 4), round(rouge, 4), hit_rank,
+            len(relevant), round(latency, 1), answer.confidence, top, extractor=answer.extractor,
         ))
     return outcomes, ranx_run, qrels
 
@@ -209,6 +231,7 @@ def score(outcomes: list[Outcome], ranx_run: dict, qrels: dict, k: int = 10) -> 
     metrics["answer_accuracy"] = _ratio(sum(o.correct for o in answerable), len(answerable))
     metrics["answer_exact"] = _ratio(sum(o.exact for o in answerable), len(answerable))
     metrics["answer_f1"] = round(statistics.fmean(o.f1 for o in answerable), 4) if answerable else None
+    metrics["answer_rouge_l"] = round(statistics.fmean(o.rouge_l for o in answerable), 4) if answerable else None
     refused = [o for o in outcomes if not o.found]
     metrics["refusal_precision"] = _ratio(sum(o.unanswerable for o in refused), len(refused))
     metrics["refusal_recall"] = _ratio(sum(not o.found for o in unanswerable), len(unanswerable))
@@ -223,6 +246,15 @@ def score(outcomes: list[Outcome], ranx_run: dict, qrels: dict, k: int = 10) -> 
     for o in outcomes:
         by_type.setdefault(o.type or "-", []).append(o)
     metrics["accuracy_by_type"] = {t: _ratio(sum(o.correct for o in os_), len(os_)) for t, os_ in sorted(by_type.items())}
+    # Which kind of span answered: each extractor's accuracy, exact match and character F1.
+    by_extractor: dict[str, list[Outcome]] = {}
+    for o in answerable:
+        if o.found:
+            by_extractor.setdefault(o.extractor or "-", []).append(o)
+    metrics["by_extractor"] = {
+        name: {"answers": len(os_), "accuracy": _ratio(sum(o.correct for o in os_), len(os_)),
+               "exact": _ratio(sum(o.exact for o in os_), len(os_)), "f1": round(statistics.fmean(o.f1 for o in os_), 4)}
+        for name, os_ in sorted(by_extractor.items(), key=lambda kv: -len(kv[1]))}
     return metrics
 
 

@@ -21,13 +21,25 @@ from .errors import IndexCorrupt, InsufficientStorage
 
 ADVICE = ("请运行 `qa index rollback` 切换回上一版本（仍在磁盘上，`qa index status` 列出各版本），"
           "或运行 `qa ingest --rebuild` 重建索引")
-REQUIRED = ("store.sqlite", "vectors.npy", "dense.faiss")
+REQUIRED = ("store.sqlite", "vectors.npy", "dense.faiss")  # a version written before segments (format 1)
+SEGMENT_REQUIRED = ("store.sqlite", "vectors.npy", "lexical/vocab.json")
 _BLOCK = 1024 * 1024
+# Files this process has hashed and found whole, by (device, inode, size, mtime): a segment is shared
+# by hard links across versions, so each load after an update hashes only what the update wrote.
+_verified: dict[tuple[int, int, int, int], str] = {}
 
 
 def sha256_file(path: Path) -> str:
+    st = path.stat()
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if (known := _verified.get(key)) is not None:
+        return known
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    if len(_verified) > 100_000:
+        _verified.clear()
+    _verified[key] = digest
+    return digest
 
 
 def file_checksums(folder: Path, sync: bool = False) -> dict[str, dict]:
@@ -74,11 +86,17 @@ def problem(folder: Path, manifest: dict | None = None) -> str:
         manifest, what = manifest_of(folder)
         if manifest is None:
             return what
-    for name in REQUIRED:
-        if not (folder / name).is_file():
-            return f"缺少文件 {name}"
-    if manifest.get("counts", {}).get("chunks") and not (folder / "bm25").is_dir():
-        return "缺少 bm25/（关键词检索的索引），混合检索会退化为只用向量"
+    if manifest.get("format_version", 1) == 1:
+        for name in REQUIRED:
+            if not (folder / name).is_file():
+                return f"缺少文件 {name}"
+        if manifest.get("counts", {}).get("chunks") and not (folder / "bm25").is_dir():
+            return "缺少 bm25/（关键词检索的索引），混合检索会退化为只用向量"
+    for entry in manifest.get("segments", ()):
+        for name in SEGMENT_REQUIRED:
+            rel = f"segments/{entry.get('name')}/{name}"
+            if not (folder / rel).is_file():
+                return f"缺少文件 {rel}"
     files = manifest.get("files") or {}
     for rel, want in files.items():
         path = folder / rel

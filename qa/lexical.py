@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import logging
+import math
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -58,10 +58,115 @@ def fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-# Each chunk's words as `split` gave them, saved beside the bm25s arrays so an update splits only
-# new chunks (jieba was 87 % of an update). Words as ids into a vocabulary: 100k chunks' words as
-# Python strings would cost a gigabyte, as ids they are two numpy arrays read only by an update.
-_SPLIT_VOCAB, _SPLIT_IDS, _SPLIT_INDPTR = "split_vocab.json", "split_ids.npy", "split_indptr.npy"
+# BM25 over segments (see qa/index.py): each segment keeps its chunks' words and their postings,
+# and the scores are computed at query time from statistics over every live chunk of every
+# segment (N, document frequency, average length). An update writes only its own segment and
+# still ranks exactly as one index built from scratch would: bm25s bakes those statistics into
+# the scores it stores, which is why it is not the store here (it stays the tests' oracle).
+#
+#   lexical/vocab.json                  the segment's words, in id order
+#   lexical/split_ids.npy, split_indptr.npy
+#                                       each chunk's words as `split` gave them (stopwords too), as ids:
+#                                       what a merge or a rebuild reuses instead of splitting again
+#   lexical/post_indptr.npy, post_rows.npy, post_tf.npy
+#                                       per word, the chunks holding it (segment rows) and how often
+#   lexical/doc_len.npy                 each chunk's length as BM25 counts it
+_FILES = ("vocab.json", "split_ids.npy", "split_indptr.npy", "post_indptr.npy", "post_rows.npy",
+          "post_tf.npy", "doc_len.npy")
+K1, B = 1.5, 0.75  # bm25s's defaults ("lucene" variant), kept so rankings stay as they were
+
+
+class Postings:
+    """One segment's words and postings (arrays memory-mapped when loaded)."""
+
+    def __init__(self, words: list[str], split_ids, split_indptr, indptr, rows, tf, doc_len):
+        self.words = words
+        self.vocab = {w: i for i, w in enumerate(words)}
+        self.split_ids, self.split_indptr = split_ids, split_indptr
+        self.indptr, self.rows, self.tf, self.doc_len = indptr, rows, tf, doc_len
+        self.split_fresh = 0  # texts `build` had to split (the others came from `known`)
+
+    def __len__(self) -> int:
+        return len(self.doc_len)
+
+    @classmethod
+    def build(cls, texts: list[str], known: Callable[[str], list[str] | None] | None = None) -> Postings:
+        """Postings of `texts`; `known(text)` gives a text's words when an earlier segment split it."""
+        known = known or _knows_nothing
+        splits, fresh = [], 0
+        for text in texts:
+            words = known(text)
+            if words is None:
+                words, fresh = split(text), fresh + 1
+            splits.append(words)
+        postings = cls.from_splits(splits)
+        postings.split_fresh = fresh
+        log.info("BM25 over %d chunks: %d split by jieba, %d words reused", len(texts), fresh, len(texts) - fresh)
+        return postings
+
+    @classmethod
+    def from_splits(cls, splits: list[list[str]]) -> Postings:
+        vocab: dict[str, int] = {}
+        ids = np.fromiter((vocab.setdefault(w, len(vocab)) for words in splits for w in words), dtype=np.int32)
+        lens = np.fromiter(map(len, splits), dtype=np.int64, count=len(splits))
+        words = list(vocab)
+        return cls._index(words, ids, np.concatenate([[0], np.cumsum(lens)]).astype(np.int64))
+
+    @classmethod
+    def _index(cls, words: list[str], ids: np.ndarray, split_indptr: np.ndarray) -> Postings:
+        n = len(split_indptr) - 1
+        lens = np.diff(split_indptr)
+        stop = stopwords()
+        is_stop = np.fromiter((w in stop for w in words), dtype=bool, count=len(words))
+        doc = np.repeat(np.arange(n, dtype=np.int64), lens)
+        keep = ~is_stop[ids] if len(ids) else np.zeros(0, dtype=bool)
+        term, doc = ids[keep].astype(np.int64), doc[keep]
+        # bm25s counts a text that splits into nothing as one empty word (its length is 1, not 0)
+        doc_len = np.bincount(doc, minlength=n).astype(np.int32)
+        doc_len[lens == 0] = 1
+        pairs, tf = np.unique(term * max(n, 1) + doc, return_counts=True)
+        per_word = np.bincount(pairs // max(n, 1), minlength=len(words)) if len(pairs) else np.zeros(len(words), np.int64)
+        indptr = np.concatenate([[0], np.cumsum(per_word)]).astype(np.int64)
+        return cls(words, ids, split_indptr, indptr, (pairs % max(n, 1)).astype(np.int32),
+                   tf.astype(np.float32), doc_len)
+
+    @classmethod
+    def merge(cls, parts: list[tuple[Postings, np.ndarray]]) -> Postings:
+        """One segment's postings from the kept rows (`keep`, a boolean mask) of several: words reused, nothing split."""
+        vocab: dict[str, int] = {}
+        ids, lens = [], []
+        for postings, keep in parts:
+            remap = np.fromiter((vocab.setdefault(w, len(vocab)) for w in postings.words), dtype=np.int32,
+                                count=len(postings.words))
+            starts, ends = postings.split_indptr[:-1][keep], postings.split_indptr[1:][keep]
+            for s, e in zip(starts.tolist(), ends.tolist()):
+                ids.append(remap[postings.split_ids[s:e]])
+                lens.append(e - s)
+        flat = np.concatenate(ids).astype(np.int32) if ids else np.zeros(0, dtype=np.int32)
+        return cls._index(list(vocab), flat, np.concatenate([[0], np.cumsum(lens)]).astype(np.int64))
+
+    def words_of(self, row: int) -> list[str]:
+        s, e = int(self.split_indptr[row]), int(self.split_indptr[row + 1])
+        return [self.words[i] for i in self.split_ids[s:e].tolist()]
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "vocab.json").write_text(json.dumps(self.words, ensure_ascii=False), encoding="utf-8")
+        for name, arr in (("split_ids", self.split_ids), ("split_indptr", self.split_indptr),
+                          ("post_indptr", self.indptr), ("post_rows", self.rows), ("post_tf", self.tf),
+                          ("doc_len", self.doc_len)):
+            np.save(folder / f"{name}.npy", np.asarray(arr))
+
+    @classmethod
+    def load(cls, folder: Path) -> Postings:
+        words = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+        arr = {n: np.load(folder / f"{n}.npy", mmap_mode="r", allow_pickle=False)
+               for n in ("split_ids", "split_indptr", "post_indptr", "post_rows", "post_tf", "doc_len")}
+        p = cls(words, arr["split_ids"], arr["split_indptr"], arr["post_indptr"], arr["post_rows"],
+                arr["post_tf"], arr["doc_len"])
+        if len(p.indptr) != len(words) + 1 or len(p.split_indptr) != len(p.doc_len) + 1 or len(p.rows) != len(p.tf):
+            raise ValueError("lexical arrays do not fit together")
+        return p
 
 
 def _knows_nothing(text: str) -> None:
@@ -69,106 +174,73 @@ def _knows_nothing(text: str) -> None:
 
 
 class Lexical:
-    """A bm25s index plus the tokenizer vocabulary that maps query words onto it."""
+    """BM25 over the live rows of several segments' postings, with global statistics.
 
-    def __init__(self, retriever, tokenizer, splits: list[list[str]] | None = None):
-        self.retriever = retriever
-        self.tokenizer = tokenizer
-        self.splits = splits  # each indexed text's words, kept from `build` until `save`
-        self.split_fresh = 0  # texts `build` had to split (the others came from `known`)
+    `parts` pairs each segment's postings with `rows`: the global row of each of its rows, -1 for a
+    deleted one. Scores follow bm25s's float32 arithmetic step by step, so a segmented index and one
+    built from scratch over the same chunks give the same numbers (tests/test_segments.py)."""
 
-    @staticmethod
-    def _tokenizer(splitter=split):
-        from bm25s.tokenization import Tokenizer  # noqa: PLC0415
+    def __init__(self, parts: list[tuple[Postings, np.ndarray]], n_rows: int):
+        self.parts = parts
+        self.n = n_rows
+        total = 0
+        for postings, rows in parts:
+            total += int(np.asarray(postings.doc_len, dtype=np.int64)[rows >= 0].sum())
+        self.avg_len = total / n_rows if n_rows else 0.0
+        self._terms: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # see `_term`
 
-        return Tokenizer(lower=False, splitter=splitter, stopwords=sorted(stopwords()))
-
-    @classmethod
-    def build(cls, texts: list[str], known: Callable[[str], list[str] | None] | None = None) -> "Lexical":
-        """BM25 over `texts`; `known(text)` gives a text's words when an earlier version split it.
-        The vocabulary and scores are those of splitting every text afresh: same words, same order."""
-        import bm25s  # noqa: PLC0415
-
-        known = known or _knows_nothing
-        splits: list[list[str]] = []
-        fresh = 0
-
-        def splitter(text: str) -> list[str]:
-            nonlocal fresh
-            words = known(text)
-            if words is None:
-                words, fresh = split(text), fresh + 1
-            splits.append(words)
-            return words
-
-        tokenizer = cls._tokenizer(splitter)
-        tokens = tokenizer.tokenize(texts, return_as="tuple", show_progress=False)
-        tokenizer.splitter = split  # queries are split afresh
-        retriever = bm25s.BM25()
-        retriever.index(tokens, show_progress=False)
-        lex = cls(retriever, tokenizer, splits if len(splits) == len(texts) else None)
-        lex.split_fresh = fresh
-        log.info("BM25 over %d chunks: %d split by jieba, %d words reused", len(texts), fresh, len(texts) - fresh)
-        return lex
-
-    def save(self, folder: Path) -> None:
-        self.retriever.save(str(folder), show_progress=False)
-        self.tokenizer.save_vocab(str(folder))
-        if self.splits is not None:
-            vocab: dict[str, int] = {}
-            ids = [vocab.setdefault(w, len(vocab)) for words in self.splits for w in words]
-            indptr = np.cumsum([0, *map(len, self.splits)], dtype=np.int64)
-            np.save(folder / _SPLIT_IDS, np.array(ids, dtype=np.int32))
-            np.save(folder / _SPLIT_INDPTR, indptr)
-            (folder / _SPLIT_VOCAB).write_text(json.dumps(list(vocab), ensure_ascii=False), encoding="utf-8")
-            self.splits = None  # saved: no need to hold every word of the index in memory
-
-    @staticmethod
-    def stored_splits(folder: Path, texts: list[str]) -> Callable[[str], list[str] | None]:
-        """A lookup of the saved words of `texts` (the saved index's texts, in row order); one that
-        knows nothing for an index saved before words were kept, or whose words do not fit."""
-        try:
-            vocab = json.loads((folder / _SPLIT_VOCAB).read_text(encoding="utf-8"))
-            ids = np.load(folder / _SPLIT_IDS, allow_pickle=False)
-            indptr = np.load(folder / _SPLIT_INDPTR, allow_pickle=False)
-        except (OSError, ValueError):
-            return _knows_nothing
-        if len(indptr) != len(texts) + 1 or (len(ids) and int(ids.max()) >= len(vocab)):
-            return _knows_nothing
-        row = {t: i for i, t in enumerate(texts)}
-
-        def lookup(text: str) -> list[str] | None:
-            i = row.get(text)
-            return None if i is None else [vocab[j] for j in ids[indptr[i]:indptr[i + 1]].tolist()]
-
-        return lookup
-
-    @classmethod
-    def load(cls, folder: Path) -> "Lexical":
-        import bm25s  # noqa: PLC0415
-
-        retriever = bm25s.BM25.load(str(folder), show_progress=False)
-        tokenizer = cls._tokenizer()
-        tokenizer.load_vocab(str(folder))
-        return cls(retriever, tokenizer)
+    def _term(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        """Global rows holding `word` and their BM25 scores for it (cached: a version never changes)."""
+        hit = self._terms.get(word)
+        if hit is not None:
+            return hit
+        rows_l, tf_l, len_l = [], [], []
+        for postings, rows in self.parts:
+            t = postings.vocab.get(word)
+            if t is None:
+                continue
+            s, e = int(postings.indptr[t]), int(postings.indptr[t + 1])
+            local = np.asarray(postings.rows[s:e])
+            glob = rows[local]
+            live = glob >= 0
+            rows_l.append(glob[live])
+            tf_l.append(np.asarray(postings.tf[s:e])[live])
+            len_l.append(np.asarray(postings.doc_len)[local[live]])
+        if not rows_l or not sum(map(len, rows_l)):
+            hit = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        else:
+            glob, tf, dl = np.concatenate(rows_l), np.concatenate(tf_l), np.concatenate(len_l)
+            # bm25s's arithmetic: idf stored as float32, the rest in float64, each score rounded to float32
+            idf = np.float64(np.float32(math.log(1 + (self.n - len(glob) + 0.5) / (len(glob) + 0.5))))
+            tf64 = tf.astype(np.float64)
+            tfc = tf64 / (K1 * ((1 - B) + B * dl.astype(np.float64) / self.avg_len) + tf64)
+            hit = (glob, (idf * tfc).astype(np.float32))
+        if len(self._terms) < 50_000:
+            self._terms[word] = hit
+        return hit
 
     def idf(self, word: str) -> float:
         """BM25's inverse document frequency of a word over the indexed chunks (unseen words: the highest)."""
-        n = self.retriever.scores["num_docs"]
-        tid = self.tokenizer.word_to_id.get(word)
-        indptr = self.retriever.scores["indptr"]
-        df = int(indptr[tid + 1] - indptr[tid]) if tid is not None and tid + 1 < len(indptr) else 0
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        df = len(self._term(word)[0])
+        return math.log(1.0 + (self.n - df + 0.5) / (df + 0.5))
+
+    def query_words(self, query: str) -> list[str]:
+        stop = stopwords()
+        return [w for w in split(query) if w not in stop]
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Row numbers and BM25 scores of the best `k` chunks with a positive score."""
-        n = self.retriever.scores["num_docs"]
-        ids = self.tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
-        if not ids or not [t for t in ids[0] if t != self.tokenizer.word_to_id.get("")]:
+        terms = [self._term(w) for w in self.query_words(query)]
+        terms = [t for t in terms if len(t[0])]
+        if not terms or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        rows, scores = self.retriever.retrieve(
-            ids, k=min(k, n), show_progress=False, weight_mask=mask, n_threads=1
-        )
-        rows, scores = rows[0], scores[0]
-        keep = scores > 0
-        return rows[keep].astype(np.int64), scores[keep].astype(np.float32)
+        scores = np.zeros(self.n, dtype=np.float32)
+        for rows, contrib in terms:  # a word asked twice counts twice, as in bm25s
+            scores[rows] += contrib
+        if mask is not None:
+            scores *= mask
+        hits = np.flatnonzero(scores > 0)
+        if len(hits) > k:
+            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
+        order = hits[np.lexsort((hits, -scores[hits]))]
+        return order.astype(np.int64), scores[order]

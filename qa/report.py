@@ -9,9 +9,9 @@ import html
 import json
 from pathlib import Path
 
-HEADLINE = ("hit@1", "hit@5", "mrr@10", "ndcg@10", "answer_accuracy", "answer_exact",
-            "refusal_recall", "wrong_answer_rate")
-TABLE = HEADLINE + ("hit@3", "hit@10", "recall@10", "answer_f1", "refusal_precision", "overall_accuracy",
+HEADLINE = ("hit@1", "hit@5", "mrr@10", "ndcg@10", "answer_accuracy", "answer_exact", "answer_f1",
+            "answer_rouge_l", "refusal_recall", "wrong_answer_rate")
+TABLE = HEADLINE + ("hit@3", "hit@10", "recall@10", "refusal_precision", "overall_accuracy",
                     "latency_p50_ms", "latency_p95_ms")
 _COLORS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2")
 
@@ -53,6 +53,12 @@ def markdown(report: dict) -> str:
     if by_type:
         lines += ["", f"## 各题型正确率（{main}）", "", "| 题型 | 正确率 |", "|---|---|"]
         lines += [f"| {t} | {fmt(v)} |" for t, v in by_type.items()]
+    by_extractor = report["configs"][main]["metrics"].get("by_extractor", {})
+    if by_extractor:
+        lines += ["", f"## 各类答案片段（{main}：哪种抽取给出了答案）", "",
+                  "| 片段类型 | 回答数 | 正确率 | 精确匹配 | 字符 F1 |", "|---|---|---|---|---|"]
+        lines += [f"| {name} | {v['answers']} | {fmt(v['accuracy'])} | {fmt(v['exact'])} | {fmt(v['f1'])} |"
+                  for name, v in by_extractor.items()]
     fails = _failures(report, main)
     lines += ["", f"## 答错的问题（{main}，{len(fails)} 题）", "",
               "| id | 问题 | 期望 | 返回 | 检索命中名次 | 首条引用 |", "|---|---|---|---|---|---|"]

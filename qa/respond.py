@@ -44,4 +44,4 @@ def compose(question: str, rewritten: str, hits: list[Hit], choice: Choice, docs
             seen_docs.add(h.chunk.doc_id)
             others.append(citation(len(others) + 1, h, docs))
     return Answer(question, rewritten, True, cand.answer, cand.sentence.strip(), choice.confidence,
-                  tuple(cites), tuple(others), timings)
+                  tuple(cites), tuple(others), timings, cand.extractor)

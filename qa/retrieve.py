@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (faiss) and BM25 (bm25s) candidates fused by reciprocal rank fusion.
+"""Hybrid retrieval: dense (faiss) and BM25 candidates fused by reciprocal rank fusion.
 
     score(chunk) = Σ_retrievers  weight / (rrf_k + rank)
 
@@ -14,11 +14,12 @@ from typing import Literal
 
 import numpy as np
 
+from .regions import within
 from .rewrite import regions
 from .textnorm import normalize
+from .types import Filters, Hit
 
 YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
-from .types import Filters, Hit
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class FilterColumns:
     kinds: tuple[str, ...]
 
     @classmethod
-    def of(cls, index) -> "FilterColumns":
+    def of(cls, index) -> FilterColumns:
         docs = list(index.docs.values())
         doc_at = {d.doc_id: i for i, d in enumerate(docs)}
         regions: dict[str, int] = {}
@@ -95,37 +96,17 @@ def allowed_rows(index, filters: Filters | None) -> np.ndarray | None:
         doc_ok[:-1] &= _table(cols.doc_dates, lambda d: d and not (f.date_from and d < f.date_from)
                               and not (f.date_to and d > f.date_to))
     mask = doc_ok[cols.doc]
-    if f.regions:
-        mask &= _table(cols.regions, lambda region: any(r in region for r in f.regions))[cols.region]
+    if f.regions:  # 湖南 keeps 株洲's and 醴陵's chunks too
+        wanted = set().union(*(within(r) for r in f.regions))
+        mask &= _table(cols.regions, lambda region: any(r in region for r in wanted))[cols.region]
     if f.chunk_kinds:
         mask &= _table(cols.kinds, lambda k: k in f.chunk_kinds)[cols.kind]
     return mask
 
 
 def dense_search(index, query_vector: np.ndarray, k: int, mask: np.ndarray | None, ef_search: int = 128):
-    """Row numbers and inner-product scores of the `k` nearest allowed chunks."""
-    import faiss  # noqa: PLC0415
-
-    n = index.dense.ntotal
-    if n == 0 or k <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    q = np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32)
-    params = None
-    if mask is not None:
-        allowed = np.flatnonzero(mask).astype(np.int64)
-        if len(allowed) == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        selector = faiss.IDSelectorBatch(allowed)
-        if isinstance(index.dense, faiss.IndexHNSW):
-            params = faiss.SearchParametersHNSW(sel=selector, efSearch=ef_search)
-        else:
-            params = faiss.SearchParameters(sel=selector)
-        k = min(k, len(allowed))
-    elif isinstance(index.dense, faiss.IndexHNSW):
-        params = faiss.SearchParametersHNSW(efSearch=ef_search)
-    scores, rows = index.dense.search(q, min(k, n), params=params)
-    keep = rows[0] >= 0
-    return rows[0][keep].astype(np.int64), scores[0][keep]
+    """Row numbers and inner-product scores of the `k` nearest allowed chunks (over every segment)."""
+    return index.dense.search(query_vector, k, mask, ef_search)
 
 
 def rrf(ranked: list[tuple[np.ndarray, float]], rrf_k: int) -> dict[int, float]:

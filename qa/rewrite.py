@@ -5,7 +5,9 @@
     ["株洲2020年申请专利多少件"] + "其中发明专利申请多少件？"
                                                  → "株洲2020年申请专利多少件，其中发明专利申请多少件"
 
-A question that names its own subject is left as it is.
+A question that names its own subject is left as it is, and so is a bare keyword ("口罩"): only a
+question that needs the earlier turn (a bare year or region, 那…呢, 其中…, nothing but the asking)
+is rewritten.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import re
 from functools import lru_cache
 
 from .metadata import PROVINCES, regions_in
+from .regions import is_region
 from .textnorm import normalize
 
 YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
@@ -27,7 +30,13 @@ _ASK_TAIL = re.compile(r"(?:(?:19|20)\d{2}\s*年)?(?:的)?(?:目标|计划)?(?:�
 _SWAP_MIN = 4  # characters: a shorter subject ("完成率") is a facet of the previous one, not a new one
 # A follow-up that leans on the previous question's subject.
 _ANAPHORA = re.compile(r"^(?:其中|其|它|它们|该|这个|这些|这|此|他|她|他们|同期|同时)")
-_SHORT = 8  # characters; a shorter question with no subject of its own is a follow-up
+_SHORT = 8  # characters; a shorter question that leans on the last one (see `_leans`) is a follow-up
+# What makes a short question lean on the last one: 呢 at its end, 那/还有 at its start, or a
+# question word with no subject of its own ("多少家？", "罚没了多少钱？"). A bare keyword ("口罩",
+# "食品安全") asks nothing of the last turn: it is asked as it is.
+_LEANS_END = re.compile(r"呢\s*[？?。！!]*$")
+_LEANS_START = re.compile(r"^(?:那么|那|还有|另外)")
+_ASKS = re.compile(r"多少|几|哪|什么|谁|何时|何地|怎么|怎样|如何|为什么|为何|是否|吗")
 # Earlier turns that can shape a follow-up: a chain of follow-ups longer than this has long since
 # restated its subject, and each turn costs a part-of-speech pass.
 _TURNS = 4
@@ -46,8 +55,8 @@ def regions(text: str) -> list[str]:
 def _regions(text: str) -> tuple[str, ...]:
     simple = normalize(text)
     found = [p for p in PROVINCES if p in simple]
-    for name in regions_in(simple):
-        if name not in found and not any(name in p or p in name for p in found):
+    for name in regions_in(simple):  # jieba's place tag, kept only for a real division (not 东西, 城市)
+        if is_region(name) and name not in found and not any(name in p or p in name for p in found):
             found.append(name)
     return tuple(sorted(found, key=simple.find))
 
@@ -105,6 +114,12 @@ def rewrite(question: str, history: list[str] | tuple[str, ...] = ()) -> str:
         prev_years = years(prev)
         year = f"{prev_years[0]}年" if prev_years and prev_years[0] not in tail.group(0) else ""
         return f"{''.join(regions(prev)[:1])}{year}{swap.group(1)}{tail.group(0)}"
-    if _ANAPHORA.match(core) or (len(core) <= _SHORT and not q_regions):
+    if _ANAPHORA.match(core) or (len(core) <= _SHORT and not q_regions and _leans(question, core)):
         return f"{prev}，{core}"
     return question
+
+
+def _leans(question: str, core: str) -> bool:
+    """Whether a short question needs the earlier turn to mean anything (see `_LEANS_END`)."""
+    q = question.strip()
+    return bool(_LEANS_END.search(q) or _LEANS_START.match(q) or _ASKS.search(normalize(core)))

@@ -14,10 +14,12 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import numpy as np
+
 from . import answer as answering
 from . import chunk as chunking
 from . import clean, lexical, load, metadata, trash
-from .embed import Embedder, model_identity
+from .embed import Embedder
 from .errors import (
     DocumentNotFound,
     EmptyDocument,
@@ -124,7 +126,9 @@ class Service:
             s = self.settings
             self._embedder = Embedder(s.embed_model, s.query_prompt, s.passage_prompt,
                                       s.embed_batch_size, s.num_threads, backend=s.embed_backend,
-                                      file=s.embed_file, query_backend=s.query_backend, query_file=s.query_file)
+                                      file=s.embed_file, query_backend=s.query_backend, query_file=s.query_file,
+                                      device=s.embed_device, url=s.embed_url, url_model=s.embed_url_model,
+                                      api_key=s.embed_api_key, url_timeout=s.embed_url_timeout)
         return self._embedder
 
     @property
@@ -144,7 +148,7 @@ class Service:
     def _expect(self) -> dict:
         """Manifest values the current settings require of an index."""
         s = self.settings
-        expect = {"model.identity": model_identity(s.embed_model, s.embed_backend, s.embed_file),
+        expect = {"model.identity": s.embed_identity,
                   "lexical.fingerprint": lexical.fingerprint()}
         expect.update({f"chunker.{k}": v for k, v in self.chunker_config().items()})
         return expect
@@ -169,7 +173,7 @@ class Service:
             index = self._index
             if index is None or index.folder.name != live_version_name(self.settings.index_dir):
                 try:
-                    index = self._index = Index.load(self.settings.index_dir, expect=self._expect())
+                    index = self._index = Index.load(self.settings.index_dir, expect=self._expect(), reuse=index)
                 except IndexCorrupt as e:
                     self._failed = (live_version_name(self.settings.index_dir), e)
                     raise
@@ -231,9 +235,15 @@ class Service:
         if old is not None and not stale and not (added or updated or removed):
             return self._report(old, added, updated, removed, unchanged, 0, problems, t0)
 
-        documents, chunks = self._compose(old, stale, changed, removed, fresh)
-        index, embedded = self._build(documents, chunks, None if rebuild else old, progress)
-        self._save(index, documents, "重建" if rebuild else "导入时更新或移除")
+        if old is not None and not stale and not rebuild:  # an update: one new segment, tombstones
+            chunks = [c for d in changed for c in fresh[d]]
+            vectors, embedded = self._vectors(chunks, old, progress)
+            index = old.changed(list(changed.values()), chunks, vectors, set(removed),
+                                known_splits=self._split_lookup(old) if updated else None)
+        else:
+            documents, chunks = self._compose(old, stale, changed, removed, fresh)
+            index, embedded = self._build(documents, chunks, None if rebuild else old, progress)
+        self._save(index, "重建" if rebuild else "导入时更新或移除")
         return self._report(index, added, updated, removed, unchanged, embedded, problems, t0)
 
     def _stored_index(self) -> Index | None:
@@ -265,7 +275,7 @@ class Service:
                 chunks.extend(chunking.chunk_document(doc, *self._chunk_sizes()))
         return documents, chunks
 
-    def _save(self, index: Index, documents: list[Document], reason: str) -> None:
+    def _save(self, index: Index, reason: str) -> None:
         """Make `index` the live version. Documents of the version live until now that it drops or
         changes go to the trash first (the writer lock is held), and old trash is purged."""
         index_dir, days = self.settings.index_dir, self.settings.deleted_retention_days
@@ -273,11 +283,11 @@ class Service:
         trash_id = None
         if days > 0 and current.is_dir():
             before = {d["doc_id"]: d.get("checksum") for d in (manifest_of(current)[0] or {}).get("documents", [])}
-            after = {d.doc_id: d.checksum for d in documents}
+            after = {d["doc_id"]: d.get("checksum") for d in index.manifest["documents"]}
             if gone := [d for d, checksum in before.items() if after.get(d) != checksum]:
                 trash_id = trash.put(index_dir, current.resolve(), gone, reason)
         try:
-            index.save(index_dir, documents)
+            index.save(index_dir)
         except BaseException:
             if trash_id:
                 trash.discard(index_dir, trash_id)
@@ -296,11 +306,9 @@ class Service:
         missing = [d for d in doc_ids if d not in old.docs]
         if missing:
             raise DocumentNotFound(f"知识库中没有文档：{'、'.join(missing)}")
-        documents = [old.document(d) for d in old.docs if d not in doc_ids]
-        chunks = [c for c in old.chunks if c.doc_id not in doc_ids]
-        index, embedded = self._build(documents, chunks, old, progress=False)
-        self._save(index, documents, "删除")
-        return self._report(index, (), (), tuple(doc_ids), (), embedded, [], t0)
+        index = old.changed([], [], np.zeros((0, self.embedder.dim), dtype=np.float32), set(doc_ids))
+        self._save(index, "删除")
+        return self._report(index, (), (), tuple(doc_ids), (), 0, [], t0)
 
     def restore_deleted(self, trash_id: str, doc_ids: list[str] | None = None) -> IngestReport:
         """Put documents of a trash entry (all, or those named) back, as a new version. Their
@@ -325,9 +333,14 @@ class Service:
                 known = {}
                 if same_model and vectors is not None:  # vectors of another model are never mixed in
                     known = {c.chunk_id: v for c, v in zip(chunks, vectors, strict=True)}
-                documents, new_chunks = self._compose(old, stale, changed, ())
-                index, embedded = self._build(documents, new_chunks, old, progress=False, known=known)
-                self._save(index, documents, "恢复时被替换")
+                if old is not None and not stale:
+                    new_chunks = [c for d in changed.values() for c in chunking.chunk_document(d, *self._chunk_sizes())]
+                    vectors, embedded = self._vectors(new_chunks, old, False, known)
+                    index = old.changed(list(changed.values()), new_chunks, vectors)
+                else:
+                    documents, new_chunks = self._compose(old, stale, changed, ())
+                    index, embedded = self._build(documents, new_chunks, old, progress=False, known=known)
+                self._save(index, "恢复时被替换")
             if len(docs) == len(entry.get("documents", ())):
                 trash.discard(self.settings.index_dir, trash_id)
             return self._report(index, tuple(d for d in changed if d not in old_docs),
@@ -354,35 +367,44 @@ class Service:
             )
         return index, stale
 
-    def _build(self, documents: list[Document], chunks: list[Chunk], old: Index | None,
-               progress: bool, known: Mapping | None = None) -> tuple[Index, int]:
+    def _vectors(self, chunks: list[Chunk], old: Index | None, progress: bool,
+                 known: Mapping | None = None) -> tuple[np.ndarray, int]:
         """Vectors for `chunks`, reusing the old index's (or `known` ones, by chunk id) wherever a
-        chunk is unchanged."""
-        import numpy as np  # noqa: PLC0415
-
+        chunk is unchanged; and how many had to be embedded."""
         known = known or {}
         emb = self.embedder
         vectors = np.zeros((len(chunks), emb.dim), dtype=np.float32)
-        todo = []
+        todo, reuse, reuse_rows = [], [], []
         for i, c in enumerate(chunks):
             row = old.row_of.get(c.chunk_id) if old else None
             if row is not None:
-                vectors[i] = old.vectors[row]
+                reuse.append(i)
+                reuse_rows.append(row)
             elif c.chunk_id in known:
                 vectors[i] = known[c.chunk_id]
             else:
                 todo.append(i)
+        if reuse:
+            vectors[reuse] = old.vectors_of(reuse_rows)
         if todo:
             t = time.perf_counter()
             vectors[todo] = emb.encode_passages([chunks[i].search_text for i in todo], progress=progress)
             log.info("embedded %d chunks in %.1f s", len(todo), time.perf_counter() - t)
+        return vectors, len(todo)
+
+    def _build(self, documents: list[Document], chunks: list[Chunk], old: Index | None,
+               progress: bool, known: Mapping | None = None) -> tuple[Index, int]:
+        """A whole new index of one segment (a rebuild, a first ingest, a new chunker)."""
+        vectors, embedded = self._vectors(chunks, old, progress, known)
+        emb = self.embedder
         model = {"name": emb.name, "identity": emb.identity, "dim": emb.dim,
                  "query_prompt": emb.query_prompt, "passage_prompt": emb.passage_prompt}
         s = self.settings
         index = Index.build(documents, chunks, vectors, model=model, chunker=self.chunker_config(),
                             lexical_fingerprint=lexical.fingerprint(), dense_kind=s.dense_index, hnsw_m=s.hnsw_m,
+                            hnsw_min_rows=s.hnsw_min_rows,
                             known_splits=self._split_lookup(old))
-        return index, len(todo)
+        return index, embedded
 
     @staticmethod
     def _split_lookup(old: Index | None):

@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 # min_dense per embedding variant (`qa.embed.model_identity`), each calibrated by
 # scripts/calibrate_refusal.py on that variant's own cosines: int8 weights or another runtime may
 # shift the scale, and a shifted scale would silently change which questions are refused.
-# OpenVINO fp32 embeds like torch (cosine ≥ 0.9999 on every chunk) and reproduces the seed set's
-# pinned gate figures exactly with 0.905; ONNX int8 does not (more wrong answers), so it is not here.
+# OpenVINO fp32 (the default) embeds like torch (cosine ≥ 0.9999 on every chunk) and reproduces the
+# seed set's pinned gate figures exactly with torch's 0.905, so it keeps that value and refusals do not
+# shift; ONNX int8 does not (more wrong answers), so it is not here. An embedding endpoint
+# (QA_EMBED_URL) is not either: what it serves is only known by name, so it warns until calibrated.
 MIN_DENSE_CALIBRATED = {"multilingual-e5-small": 0.905,
                         "multilingual-e5-small@openvino:openvino/openvino_model.xml": 0.905}
 
@@ -95,11 +97,24 @@ class Settings(BaseSettings):
     # that folder (default onnx/model.onnx, openvino/openvino_model.xml; onnx/model_qint8_avx2.onnx
     # is the int8 one). Both are part of the model identity: an index is searched only with the
     # variant that built it.
-    embed_backend: Literal["torch", "onnx", "openvino"] = "torch"
+    # OpenVINO fp32 is the default (`qa.embed.DEFAULT_BACKEND` says why); torch for a hub name or a
+    # model folder nobody exported.
+    embed_backend: Literal["torch", "onnx", "openvino"] = "openvino"
     embed_file: str | None = None
     # Queries may run on a cheaper variant, accepted only if it embeds like the passage one.
     query_backend: Literal["torch", "onnx", "openvino"] | None = None
     query_file: str | None = None
+    # Where torch runs (the other backends run on the CPU): cuda needs a GPU torch can see, auto takes
+    # one if there is one. Not part of the model identity: the same weights give the same vectors.
+    embed_device: Literal["cpu", "cuda", "auto"] = "cpu"
+    # An OpenAI-compatible embeddings server (TEI, vLLM, Xinference, Ollama), e.g.
+    # http://gpu-server:8080/v1: passages and queries are then embedded there, as `embed_url_model`
+    # (default: the name of `embed_model`), with the same prompts. The endpoint and the served model
+    # are the model identity, so an index built through it is searched only through it.
+    embed_url: str = ""
+    embed_url_model: str = ""
+    embed_api_key: str = Field("", repr=False, json_schema_extra=SECRET)
+    embed_url_timeout: float = Field(60.0, gt=0)
     num_threads: int = Field(default_factory=lambda: len(os.sched_getaffinity(0)), ge=1)
 
     # Chunking, in characters of cleaned text.
@@ -107,15 +122,18 @@ class Settings(BaseSettings):
     chunk_max: int = Field(500, ge=80)
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)
 
-    dense_index: Literal["flat", "hnsw"] = "flat"
+    # Per segment: "auto" builds an HNSW graph for a segment of `hnsw_min_rows` chunks or more (where
+    # it starts to pay: README, "规模基准"), a flat index below; "flat" / "hnsw" force one kind.
+    dense_index: Literal["flat", "hnsw", "auto"] = "auto"
+    hnsw_min_rows: int = Field(20_000, ge=1)
     hnsw_m: int = Field(32, ge=4, le=128)
     hnsw_ef_search: int = Field(128, ge=8)
 
     top_k: int = Field(5, ge=1, le=100)
     # Reciprocal rank fusion: score = Σ weight / (rrf_k + rank).
-    rrf_k: int = Field(60, ge=1)
+    rrf_k: int = Field(10, ge=1)
     dense_weight: float = Field(1.0, ge=0)
-    bm25_weight: float = Field(1.0, ge=0)
+    bm25_weight: float = Field(2.0, ge=0)
     # How many candidates each retriever contributes before fusion.
     candidates: int = Field(50, ge=1, le=1000)
     # Weight of a query year found in a passage, as a fusion vote at rank 1.
@@ -136,12 +154,18 @@ class Settings(BaseSettings):
     weak_coverage: float = Field(0.45, ge=0, le=1)
     min_dense: float = Field(0.905, ge=-1, le=1)
 
+    @property
+    def embed_identity(self) -> str:
+        """The model identity these settings embed with (`qa.embed.model_identity`): what an index must match."""
+        from .embed import model_identity  # noqa: PLC0415 - light; embed imports torch lazily
+
+        return model_identity(self.embed_model, self.embed_backend, self.embed_file, self.embed_url,
+                              self.embed_url_model)
+
     @model_validator(mode="after")
     def _min_dense_for_variant(self) -> Settings:
         """min_dense as calibrated for the configured embedding variant, or a warning when it was not."""
-        from .embed import model_identity  # noqa: PLC0415 - light; embed imports torch lazily
-
-        identity = model_identity(self.embed_model, self.embed_backend, self.embed_file)
+        identity = self.embed_identity
         if "min_dense" in self.model_fields_set:
             return self
         if identity in MIN_DENSE_CALIBRATED:

