@@ -34,6 +34,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib import metadata as pkg_metadata
@@ -289,12 +290,14 @@ class Index:
     # ----- loading -----
 
     @classmethod
-    def load(cls, index_dir: Path, expect: dict | None = None, reuse: Index | None = None) -> Index:
+    def load(cls, index_dir: Path, expect: dict | None = None, reuse: Index | None = None,
+             same_vectors: Callable[[Index], bool] | None = None) -> Index:
         """Load the live version; `expect` holds manifest values the settings require
         (model identity and dimension, chunker) and a mismatch is refused with a clear message.
         A damaged file is refused as `IndexCorrupt`, naming it and what to do. Segments of `reuse`
         (the version loaded before) with the same files are taken as they are: after an update,
-        only its new segment is read."""
+        only its new segment is read. `same_vectors(index)`, when given, may accept an index whose
+        model identity differs (another local variant of the same model giving the same vectors)."""
         folder = live_version(index_dir)
         manifest = read_manifest(folder)
         if manifest.get("format_version") not in READABLE_FORMATS:
@@ -302,14 +305,18 @@ class Index:
                 f"索引 {folder} 的格式版本为 {manifest.get('format_version')}，当前程序需要 {FORMAT_VERSION}；"
                 "请运行 `qa ingest --rebuild` 重建索引。"
             )
+        other_model = None  # decided once the vectors can be compared (`same_vectors`)
         for key, want in (expect or {}).items():
             section, _, field = key.partition(".")
             have = manifest.get(section, {}).get(field)
             if have != want:
-                raise IndexMismatch(
+                error = IndexMismatch(
                     f"索引 {index_dir} 由 {key}={have!r} 构建，当前设置为 {want!r}；"
                     "请运行 `qa ingest --rebuild` 用当前设置重建索引。"
                 )
+                if key != "model.identity" or same_vectors is None:
+                    raise error
+                other_model = error
         verify(folder, manifest)
         dense = manifest.get("dense", {})
 
@@ -342,6 +349,8 @@ class Index:
         for seg in segments:
             if len(seg.vectors) and not _dense_matches(seg.dense, seg.vectors):
                 raise corrupt(folder, f"segments/{seg.name}/dense.faiss 中的向量与 vectors.npy 不一致")
+        if other_model is not None and not same_vectors(index):
+            raise other_model
         index.warning = _recovery_warning(index_dir, folder.name)
         log.info("loaded index %s: %d documents, %d chunks in %d segments", folder.name, len(manifest["documents"]),
                  len(index.chunks), len(segments))

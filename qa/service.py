@@ -19,7 +19,7 @@ import numpy as np
 from . import answer as answering
 from . import chunk as chunking
 from . import clean, lexical, load, metadata, trash
-from .embed import Embedder
+from .embed import QUERY_MIN_COSINE, Embedder
 from .errors import (
     DocumentNotFound,
     EmptyDocument,
@@ -117,6 +117,7 @@ class Service:
         # The version that last failed to load, and why: asked again only once `CURRENT` moves
         # (a rollback, a restore, a new write), not re-verified on every request.
         self._failed: tuple[str | None, IndexCorrupt] | None = None
+        self._agreeing: dict[tuple[str, str], bool] = {}  # see `_same_vectors`
 
     # ----- the parts -----
 
@@ -153,6 +154,25 @@ class Service:
         expect.update({f"chunker.{k}": v for k, v in self.chunker_config().items()})
         return expect
 
+    def _same_vectors(self, index: Index) -> bool:
+        """Whether an index built by another local variant of the configured model holds the vectors
+        this variant gives: a sample of its chunks is embedded again and compared (cosine ≥
+        QUERY_MIN_COSINE, as for a query variant). So an index built with torch stays usable under
+        the OpenVINO default; one built with int8 weights, another model or through an endpoint
+        (whose identity names where it ran) is refused as before. Decided once per pair of variants."""
+        have, want = index.manifest.get("model", {}).get("identity") or "", self.settings.embed_identity
+        if "url:" in (have[:4], want[:4]) or have.split("@")[0] != want.split("@")[0]:
+            return False
+        if (have, want) not in self._agreeing:
+            rows = np.unique(np.linspace(0, len(index.chunks) - 1, num=min(8, len(index.chunks))).astype(np.int64))
+            fresh = self.embedder.encode_passages([index.chunks[r].search_text for r in rows]) if len(rows) else None
+            cosine = float(np.min(np.sum(fresh * index.vectors_of(rows), axis=1))) if fresh is not None else 1.0
+            self._agreeing[(have, want)] = cosine >= QUERY_MIN_COSINE
+            log.log(logging.INFO if cosine >= QUERY_MIN_COSINE else logging.WARNING,
+                    "index built with %s, embedder %s: minimum cosine %.5f over %d chunks: %s", have, want,
+                    cosine, len(rows), "the same vectors, used as is" if cosine >= QUERY_MIN_COSINE else "refused")
+        return self._agreeing[(have, want)]
+
     @property
     def index(self) -> Index:
         """The live index version. Another process (a `qa ingest`, another API worker) may have
@@ -173,7 +193,8 @@ class Service:
             index = self._index
             if index is None or index.folder.name != live_version_name(self.settings.index_dir):
                 try:
-                    index = self._index = Index.load(self.settings.index_dir, expect=self._expect(), reuse=index)
+                    index = self._index = Index.load(self.settings.index_dir, expect=self._expect(), reuse=index,
+                                                     same_vectors=self._same_vectors)
                 except IndexCorrupt as e:
                     self._failed = (live_version_name(self.settings.index_dir), e)
                     raise
@@ -355,7 +376,8 @@ class Service:
             return None, False
         except IndexMismatch:
             # Only a different model needs the user's say-so (`--rebuild`): re-embedding is costly.
-            index = Index.load(self.settings.index_dir, expect={"model.identity": self._expect()["model.identity"]})
+            index = Index.load(self.settings.index_dir, expect={"model.identity": self._expect()["model.identity"]},
+                               same_vectors=self._same_vectors)
             stale = True
             log.info("index built with another chunker or tokenizer: re-chunking every document")
         model = index.manifest["model"]

@@ -142,7 +142,12 @@ def test_export_is_idempotent_and_redone_when_the_stamp_is_stale(exported, tmp_p
     assert is_current(other)
 
 
-def test_an_index_built_with_the_old_torch_default_says_to_rebuild(exported, tmp_path):
+def test_an_index_built_with_the_old_torch_default_is_used_as_is_by_the_openvino_default(exported, tmp_path, caplog):
+    """An upgrade keeps the index: OpenVINO gives torch's vectors (checked on a sample of the stored
+    chunks), so the old index answers and takes new documents without `--rebuild`. int8 weights
+    give other vectors and are refused (test_an_index_built_with_one_variant_is_refused_by_another)."""
+    import logging
+
     from qa.service import Service
 
     docs = tmp_path / "docs"
@@ -150,8 +155,14 @@ def test_an_index_built_with_the_old_torch_default_says_to_rebuild(exported, tmp
     shutil.copy(CORPUS / f"{PLAN}.txt", docs)
     index_dir = tmp_path / "index"
     Service(make_settings(index_dir, exported, embed_backend="torch")).ingest([docs])
-    with pytest.raises(IndexMismatch, match="qa ingest --rebuild"):
-        Service(make_settings(index_dir, exported)).ingest([docs])
+    upgraded = Service(make_settings(index_dir, exported))
+    with caplog.at_level(logging.INFO, logger="qa.service"):
+        assert upgraded.ask("2025年市场主体目标是多少").answer == "650万户"
+    assert "the same vectors, used as is" in caplog.text
+    shutil.copy(CORPUS / "贵州省市场监管暨知识产权工作会议.txt", docs)
+    report = upgraded.ingest([docs])
+    assert report.added == ("贵州省市场监管暨知识产权工作会议",) and report.embedded_chunks > 0
+    assert upgraded.index.manifest["model"]["identity"] == exported.name  # as it was built
 
 
 def test_cuda_without_a_gpu_is_a_clear_error_not_a_crash(exported):
