@@ -118,6 +118,10 @@ def _document_limits(app: FastAPI, settings: Settings) -> None:
             history["items"]["maxLength"] = min(settings.max_question_chars,
                                                 settings.max_history_chars // max(1, settings.max_history))
             history["description"] += f"；最多 {settings.max_history} 条，合计不超过 {settings.max_history_chars} 个字符"
+            upload = schema["paths"]["/api/v1/documents"]["post"]["requestBody"]["content"]["multipart/form-data"]
+            files = upload["schema"]["properties"]["files"]
+            files["maxItems"] = settings.max_upload_files  # more is refused with 413 (api/uploads.py)
+            files["description"] += f"；一次最多 {settings.max_upload_files} 个"
         return app.openapi_schema
 
     app.openapi = openapi

@@ -183,6 +183,7 @@ def _clause_at(sentence: str, pos: int) -> tuple[int, int]:
 class _Asked:
     """What a question asks, worked out once for all passages."""
 
+    text: str  # the question, normalised as the passages are
     ws: dict[str, float]  # all its content words, weighted
     focus: dict[str, float]  # the words of its last clause ("…，其中发明专利申请多少件"): spans sit near these
     numbers: set[str]  # numbers it states itself, never the answer
@@ -204,7 +205,7 @@ def _asked(question: str, idf) -> _Asked:
     if not unit_hint:
         unit_hint = next((u for pattern, u in _UNIT_WORDS if pattern.search(q)), "")
     return _Asked(
-        ws=ws, focus=terms(re.split(r"[，,]", question)[-1], idf) or ws,
+        text=q, ws=ws, focus=terms(re.split(r"[，,]", question)[-1], idf) or ws,
         numbers=set(re.findall(r"\d+(?:\.\d+)?", q)), quoted=re.findall(r"“([^”]{2,12})”", q),
         day_asked=bool(re.search(r"哪一?天|日期|几月|几号", q)), unit_hint=unit_hint, roles=re.findall(ROLE, q),
     )
@@ -283,7 +284,7 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
             occ = _positions(norm, q.focus)
             base = coverage + rank_prior
             if qtype == "number":
-                filled = slots.slot(normalize(question), norm)  # "整合规范成了多少家" ↔ "…整合规范成35家"
+                filled = slots.slot(q.text, norm)  # "整合规范成了多少家" ↔ "…整合规范成35家"
                 for m, bonus, support in _number_spans(q, sentence, norm, occ):
                     if filled and filled.start <= m.start() < filled.end:
                         bonus += 0.3 * filled.strength
@@ -293,9 +294,9 @@ def candidates(question: str, qtype: str, hits: list[Hit], titles: dict[str, str
                 for pos, name, bonus in _name_spans(q, sentence, norm, occ):
                     out.append(Candidate(i, name, sentence, [(s.start + pos, s.start + pos + len(name))],
                                          coverage, base + bonus, extractor="name"))
-                slotted.extend(_slot_candidates(i, question, sentence, norm, s.start, coverage, base - 0.1))
+                slotted.extend(_slot_candidates(i, q.text, sentence, norm, s.start, coverage, base - 0.1))
             elif qtype == "entity":
-                out.extend(_slot_candidates(i, question, sentence, norm, s.start, coverage, base))
+                out.extend(_slot_candidates(i, q.text, sentence, norm, s.start, coverage, base))
                 out.append(Candidate(i, sentence.strip(), sentence, [(s.start, s.end)], coverage, base))
             elif qtype == "when":
                 for m in _DATE.finditer(sentence):
@@ -344,10 +345,10 @@ def _block_end(text: str, sentences: list, k: int) -> int:
     return end
 
 
-def _slot_candidates(i: int, question: str, sentence: str, norm: str, offset: int, coverage: float,
+def _slot_candidates(i: int, asked: str, sentence: str, norm: str, offset: int, coverage: float,
                      base: float) -> list[Candidate]:
     """The phrase filling the question's slot in this sentence (see qa/slots.py), if any."""
-    found = slots.slot(normalize(question), norm)
+    found = slots.slot(asked, norm)
     if found is None:
         return []
     span = sentence[found.start:found.end].strip()
