@@ -7,7 +7,7 @@ QA     := $(VENV)/bin/qa
 MODEL  := models/multilingual-e5-small
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast setup browser index bench bench-backends bench-scale load attack bundle clean
+.PHONY: run test test-fast setup browser converters index bench bench-backends bench-scale bench-ocr load attack bundle clean
 
 # The web chat and the API at http://127.0.0.1:8000 over the shipped corpus. Reading without a key
 # is allowed here because the service listens on loopback only; set QA_API_KEYS to add keys
@@ -26,7 +26,11 @@ test-fast: setup
 browser:
 	bash scripts/install_browser.sh
 
-setup: $(STAMP) $(MODEL)/qa_build.json $(MODEL)/qa_export.json
+# LibreOffice, which reads .doc and .wps (README, "Formats"); only what is missing is installed.
+converters:
+	bash scripts/install_converters.sh
+
+setup: $(STAMP) $(MODEL)/qa_build.json $(MODEL)/qa_export.json converters
 
 # The CPU build of torch is pinned first: an unpinned torch pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -58,6 +62,11 @@ bench-backends: setup
 # Synthetic knowledge bases of 10k/100k/1M chunks, every issue-15 figure beside its target (SIZES=10k,100k for fewer).
 bench-scale: setup
 	$(PY) scripts/bench_scale.py --sizes $${SIZES:-10k,100k,1M}
+
+# OCR character accuracy and pages/s on scanned-looking pages rendered from the corpus (PAGES=5 for fewer);
+# Tesseract is measured beside RapidOCR when installed (apt-get install tesseract-ocr-chi-sim).
+bench-ocr: setup
+	$(PY) scripts/bench_ocr.py --pages $${PAGES:-0}
 
 load: setup index
 	$(PY) scripts/load_test.py

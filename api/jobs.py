@@ -21,13 +21,14 @@ import sys
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from qa.errors import QAError
+from qa.load import WARNING_CODES
 from qa.index import live_version_name
 from qa.service import Service
 from qa.settings import Settings
@@ -79,12 +80,13 @@ class IngestJobs:
         folder.mkdir(parents=True)
         return job_id, folder
 
-    def submit(self, job_id: str, files: list[tuple[str, Path, str]]) -> dict:
-        """Queue an ingest of `files`: (client's file name, stored path, document id)."""
+    def submit(self, job_id: str, files: list[tuple[str, Path, str]], rejected: Sequence[dict] = ()) -> dict:
+        """Queue an ingest of `files`: (client's file name, stored path, document id). `rejected`
+        lists the files of the same upload refused on receipt ({name, code, message}), for the record."""
         job = {"job_id": job_id, "status": "queued", "stage": "排队中", "created_at": now(),
                "started_at": None, "finished_at": None, "report": None, "error": None, "owner": self.owner,
                "files": [{"name": name, "stored": str(path), "doc_id": doc_id, "doc_ids": [], "status": "pending",
-                          "error": None} for name, path, doc_id in files]}
+                          "error": None} for name, path, doc_id in files], "rejected": list(rejected)}
         self._save(job)
         self._executor.submit(self._run, job)
         log.info("ingest job %s queued: %d files", job_id, len(files))
@@ -149,10 +151,12 @@ class IngestJobs:
         files = job["files"]
         paths = [Path(f["stored"]) for f in files]
         names = {f["stored"]: f["doc_id"] for f in files}
+        file_names = {f["stored"]: f["name"] for f in files}  # the originals are kept under the client's names
         try:
             # In a process of its own: cleaning and chunking are pure Python, and in this process
             # they would hold the interpreter lock against every query for seconds at a time.
-            outcome = self._ingest_worker().submit(ingest_in_child, self.service.settings, paths, names).result()
+            outcome = self._ingest_worker().submit(ingest_in_child, self.service.settings, paths, names,
+                                                   file_names).result()
         except BrokenProcessPool:
             log.error("ingest job %s: the ingest process died; the next job starts a new one", job["job_id"])
             self._worker = None
@@ -180,6 +184,11 @@ class IngestJobs:
             elif f["doc_id"] in outcome:
                 f["doc_ids"] = [f["doc_id"]]
             f["status"] = outcome.get(f["doc_ids"][0], "added") if f["doc_ids"] else "error"
+            # A scan read with low confidence was imported: a warning beside it, not an error.
+            warned = [p for p in mine if p.code in WARNING_CODES]
+            mine = [p for p in mine if p.code not in WARNING_CODES]
+            if warned:
+                f["warning"] = {"code": warned[0].code, "message": _client_message(warned[0].message, f)}
             if mine:
                 more = f"（另有 {len(mine) - 1} 处问题）" if len(mine) > 1 else ""
                 f["error"] = {"code": mine[0].code, "message": _client_message(mine[0].message, f) + more}
@@ -236,7 +245,8 @@ def _owner_alive(owner: object) -> bool:
 _child_service: Service | None = None
 
 
-def ingest_in_child(settings: Settings, paths: list[Path], doc_ids: dict[str, str]) -> IngestReport | tuple[str, str]:
+def ingest_in_child(settings: Settings, paths: list[Path], doc_ids: dict[str, str],
+                    file_names: dict[str, str] | None = None) -> IngestReport | tuple[str, str]:
     """Runs in the ingest process: its own service (and model), half the threads, so queries keep
     a core. The new version is switched in on disk; the server notices `CURRENT` has moved.
     A library error comes back as (code, message): some error types do not survive pickling."""
@@ -246,7 +256,7 @@ def ingest_in_child(settings: Settings, paths: list[Path], doc_ids: dict[str, st
     if _child_service is None or _child_service.settings != settings:
         _child_service = Service(settings)
     try:
-        return _child_service.ingest(paths, doc_ids=doc_ids)
+        return _child_service.ingest(paths, doc_ids=doc_ids, file_names=file_names)
     except QAError as e:
         return e.code, e.message
 

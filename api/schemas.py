@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from qa.index import DocumentInfo
+from qa.originals import content_type
 from qa.types import Answer, Filters, Hit
 
 DATE = r"^(\d{4}-\d{2}-\d{2})?$"
@@ -79,6 +80,9 @@ class CitationOut(BaseModel):
     highlight: list[tuple[int, int]] = Field(description="text 中支撑答案的 [起, 止) 区间")
     doc_offsets: tuple[int, int] = Field(description="该片段在原文（GET /documents/{id} 的 raw_text）中的 [起, 止)")
     score: float
+    page: int = Field(0, description="片段起始所在的页码（从 1 起；电子表格为第几个工作表）；0 表示格式无页码或未知")
+    location: str = Field("", description="给人看的位置：“第3页”，电子表格的行为“工作表“指标”第12行”"
+                                          "（.csv 为“第12行”），整张工作表为“工作表“指标””；无页码的格式为空")
 
 
 class AnswerOut(BaseModel):
@@ -88,7 +92,12 @@ class AnswerOut(BaseModel):
         "question": "2025年市场主体目标是多少？", "rewritten_question": "2025年市场主体目标是多少？", "found": True,
         "answer": "650万户", "answer_sentence": "指标名称: 全省市场主体数(万户)｜2020年: 488.84｜2025年: 650",
         "confidence": 0.93, "citations": [], "others": [], "timings_ms": {"rewrite": 0.1, "retrieve": 30.2, "answer": 4.0},
-        "extractor": "table_cell",
+        "extractor": "table_cell", "status": "found",
+    }, {
+        "question": "疫情期间株洲让多少家药房照常营业", "rewritten_question": "疫情期间株洲让多少家药房照常营业",
+        "found": False, "answer": "未能确定答案，以下片段最相关：", "answer_sentence": "", "confidence": 0.62,
+        "citations": [], "others": [], "timings_ms": {"rewrite": 0.1, "retrieve": 28.7, "answer": 3.9},
+        "extractor": "", "status": "unsure",
     }]})
 
     question: str
@@ -102,6 +111,10 @@ class AnswerOut(BaseModel):
     timings_ms: dict[str, float]
     extractor: str = Field("", description="答案片段的类型：number、table_cell、date、name、slot、list、block、"
                                            "sentence；未找到答案时为空")
+    status: Literal["found", "unsure", "not_found"] = Field(
+        "not_found", description="found：给出了答案（found 为 true）；unsure：未能确定答案，但最接近的片段很相关，"
+                                 "answer 为“未能确定答案，以下片段最相关：”，citations 中每个片段的 highlight 标出其中与问题最相关的一句；"
+                                 "not_found：知识库中没有找到，citations 仅列出最接近的片段（无高亮）")
 
     @classmethod
     def from_answer(cls, a: Answer) -> AnswerOut:
@@ -133,6 +146,8 @@ class HitOut(BaseModel):
     raw_start: int
     raw_end: int
     region: str
+    page: int = Field(0, description="片段起始所在的页码（电子表格为第几个工作表）；0 表示未知")
+    row: int = Field(0, description="电子表格中该行的行号；其他片段为 0")
 
     @classmethod
     def from_hit(cls, h: Hit, docs: dict[str, DocumentInfo]) -> HitOut:
@@ -149,6 +164,12 @@ class SearchOut(BaseModel):
     hits: list[HitOut]
 
 
+class OriginalOut(BaseModel):
+    name: str = Field(description="原件的文件名（上传时的文件名）")
+    content_type: str = Field(description="下载时的 Content-Type")
+    sha256: str
+
+
 class DocumentOut(BaseModel):
     doc_id: str
     title: str
@@ -158,11 +179,17 @@ class DocumentOut(BaseModel):
     kind: str
     fmt: str
     chunks: int
+    original: OriginalOut | None = Field(None, description="保存的原件，可用 GET /documents/{doc_id}/original 下载；"
+                                                            "没有保存原件时（JSONL 导入的、或在保存原件之前导入的文档）为 null")
 
     @classmethod
     def from_info(cls, d: DocumentInfo) -> DocumentOut:
+        original = None
+        if d.original_sha256:
+            original = OriginalOut(name=d.original_name, content_type=content_type(d.original_name),
+                                   sha256=d.original_sha256)
         return cls(doc_id=d.doc_id, title=d.title, date=d.date, source=d.source, region=d.region,
-                   kind=d.kind, fmt=d.fmt, chunks=d.chunks)
+                   kind=d.kind, fmt=d.fmt, chunks=d.chunks, original=original)
 
 
 class IndexOut(BaseModel):
@@ -178,6 +205,8 @@ class IndexOut(BaseModel):
 class DocumentListOut(BaseModel):
     documents: list[DocumentOut]
     index: IndexOut
+    upload_types: list[str] = Field(default_factory=list, description="可上传的文件类型（后缀），如 .docx；"
+                                                                      "其他类型的文件在上传时被逐个拒绝")
 
 
 class ChunkSpanOut(BaseModel):
@@ -187,10 +216,14 @@ class ChunkSpanOut(BaseModel):
     section: str
     raw_start: int = Field(description="在 raw_text 中的起点")
     raw_end: int
+    start: int = Field(0, description="在 text（清洗后的正文）中的起点")
+    end: int = 0
+    page: int = Field(0, description="所在页码（从 1 起）；未知时为 0")
 
 
 class DocumentDetailOut(DocumentOut):
     raw_text: str = Field(description="文档原文（文件中的文字，未经清洗）")
+    text: str = Field("", description="清洗后的正文（去掉网页导航、拼音注音等；片段与答案都出自它）")
     chunk_spans: list[ChunkSpanOut]
 
 
@@ -204,7 +237,16 @@ class JobFileOut(BaseModel):
     name: str = Field(description="上传时的文件名")
     doc_ids: list[str] = Field(description="由该文件导入的文档编号")
     status: Literal["pending", "added", "updated", "unchanged", "error"]
-    error: dict | None = None
+    error: dict | None = Field(None, description="未能导入时的原因 {code, message}（如 empty_document、encrypted_pdf、"
+                                                 "invalid_docx），message 为中文并写明文件名")
+    warning: dict | None = Field(None, description="已导入但需核对时的提示 {code, message}（如 ocr_low_confidence："
+                                                   "扫描件识别置信度偏低）")
+
+
+class RejectedFileOut(BaseModel):
+    name: str = Field(description="上传时的文件名")
+    code: str = Field(description="unsupported_format（不支持的文件类型）")
+    message: str = Field(description="中文原因，写明文件名")
 
 
 class JobOut(BaseModel):
@@ -214,7 +256,9 @@ class JobOut(BaseModel):
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None
-    files: list[JobFileOut]
+    files: list[JobFileOut] = Field(description="接收的文件，各自的导入结果（导入完成后）")
+    rejected: list[RejectedFileOut] = Field(default_factory=list, description="上传时即被拒绝、没有导入的文件及原因；"
+                                                                              "同一批中的其他文件照常导入")
     report: dict | None = Field(None, description="导入结果：文档数、片段数、新增、更新、嵌入片段数、用时")
     error: dict | None = Field(None, description="整个任务失败时的原因；此时在线索引保持不变")
 

@@ -1,8 +1,8 @@
-"""`qa backup` / `qa restore`: the live version with the uploads, jobs and trash, as one tar file.
+"""`qa backup` / `qa restore`: the live version with the uploads, jobs, trash and original files, as one tar file.
 
     backup.json   format, time, the version and its counts and model, size and sha256 of every file
     version/…     the live version folder (manifest.json, store.sqlite, vectors.npy, dense.faiss, bm25/)
-    uploads/…  jobs/…  trash/…
+    uploads/…  jobs/…  trash/…  originals/…
 
 A backup is taken under the writer lock, so no writer switches versions while the live folder is
 copied (a version folder never changes once written); each file is hashed as it goes into the
@@ -41,7 +41,7 @@ from .integrity import manifest_of, out_of_space, problem, verify
 log = logging.getLogger(__name__)
 
 FORMAT = 1
-SECTIONS = ("uploads", "jobs", "trash")  # kept beside the version: what uploads and deletes leave
+SECTIONS = ("uploads", "jobs", "trash", "originals")  # kept beside the version: what uploads and deletes leave
 
 
 @dataclass(frozen=True)

@@ -7,21 +7,31 @@
   `overlap` sentences.
 - A 专栏 box holding a flattened table becomes one `table_row` record per row
   plus the whole `table`.
+- A spreadsheet (qa/formats/sheet.py) is a `table_row` record per row and a `table` per sheet; a
+  PDF's tables (rows of tab-separated cells, qa/load.py) are records too.
+- Every chunk carries the page it starts on, counted by the "\f" page breaks readers of paged
+  formats put in the raw text (cleaning never touches the raw text, so pages survive it); a
+  spreadsheet record also its row number.
+- The document's opening headline (a line naming the title, or the title glued to the first
+  paragraph after a space: `metadata.leading_headline`) is a heading, never chunk text, so no
+  sentence starts with it; its words stay searchable through the title and section path.
 """
 from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from . import tables
-from .metadata import PROVINCES, regions_in
+from .formats import sheet as sheets
+from .metadata import PROVINCES, leading_headline, regions_in
 from .textnorm import normalize
 from .types import Chunk, Document
 
 # Bump whenever chunk boundaries or texts change: an index built by another
 # version is refused on load, so stale chunks never mix with new ones.
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"  # 3: the opening headline is a heading, not text
 
 _CN_NUM = "一二三四五六七八九十百零〇"
 _HEADINGS = (  # (pattern on the simplified line, level)
@@ -43,6 +53,13 @@ _ANY_PUNCT = re.compile(r"[。；;！!？?，,:：、“”\"]")
 _PROSE_MIN = 60  # characters of the next line for a tight heading
 _BARE_LABEL = re.compile(r"^关键词\s*\d+$")  # "关键词4" alone: its words are on the next line
 _HEADING_SHOWN = 40  # characters of a heading kept in the section path
+# Formats whose chunks have pages even when the document is one page (no "\f" in it).
+PAGED_FORMATS = ("pdf", "ofd", "png", "jpg", "jpeg", "tif", "tiff")
+# Readers that write a table as lines of tab-separated cells (the PDF reader): such a run of
+# lines is a table of records. Other formats' tabs are only whitespace.
+TAB_TABLE_FORMATS = ("pdf",)
+_CAPTION_MAX = 40
+_FURNITURE_LINES = 3  # a running header, a page number: what may sit between a table's two pages
 
 _OPEN_QUOTES = "“‘「『《"
 _CLOSE_QUOTES = "”’」』》"
@@ -67,7 +84,7 @@ class _Sentence:
 
 def _lines(text: str):
     pos = 0
-    for line in text.split("\n"):
+    for line in text.replace("\f", "\n").split("\n"):  # a page break left in the text ends a line
         yield pos, pos + len(line), line
         pos += len(line) + 1
 
@@ -106,7 +123,7 @@ def split_sentences(text: str, start: int, end: int) -> list[_Sentence]:
             depth = max(0, depth - 1)
         # "…明年继续努力！”" ends a sentence at the closing quote, not inside it.
         quote_closes_sentence = ch in _CLOSE_QUOTES and depth == 0 and i > s and text[i - 1] in _ENDS
-        if ch in _ENDS and depth == 0 or ch == "\n" or quote_closes_sentence:
+        if ch in _ENDS and depth == 0 or ch in "\n\f" or quote_closes_sentence:
             j = i + 1
             while j < end and (text[j] in _ENDS or text[j] in _TRAILERS):
                 j += 1
@@ -123,9 +140,9 @@ def split_sentences(text: str, start: int, end: int) -> list[_Sentence]:
 
 def _trim(text: str, s: _Sentence) -> _Sentence:
     a, b = s.start, s.end
-    while a < b and text[a] in " \n":
+    while a < b and text[a] in " \n\f":
         a += 1
-    while b > a and text[b - 1] in " \n":
+    while b > a and text[b - 1] in " \n\f":
         b -= 1
     return _Sentence(a, b)
 
@@ -182,6 +199,16 @@ class _Builder:
         self.doc = doc
         self.chunks: list[Chunk] = []
         self._regions: dict[str, str] = {}
+        self._breaks = [m.start() for m in re.finditer("\f", doc.raw_text)]
+        self._paged = bool(self._breaks) or doc.fmt in PAGED_FORMATS or doc.fmt in sheets.FORMATS
+
+    def page(self, raw_start: int) -> int:
+        """The 1-based page (a spreadsheet's sheet) holding raw offset `raw_start`; 0 when unpaged."""
+        return bisect_right(self._breaks, raw_start) + 1 if self._paged else 0
+
+    def clean_span(self, raw_start: int, raw_end: int) -> tuple[int, int]:
+        """The span of the cleaned text that a span of the raw text became."""
+        return bisect_left(self.doc.offsets, raw_start), bisect_left(self.doc.offsets, raw_end)
 
     def region(self, section: str) -> str:
         """The region a heading names ("河北:推进…"), else the document's."""
@@ -196,7 +223,8 @@ class _Builder:
             self._regions[section] = found or self.doc.region
         return self._regions[section]
 
-    def add(self, kind: str, section: str, text: str, start: int, end: int) -> None:
+    def add(self, kind: str, section: str, text: str, start: int, end: int, row: int = 0) -> None:
+        text = text.replace("\f", "\n")  # a page break cleaning kept (inside a line) is shown as a line break
         head = "｜".join(x for x in (self.doc.title, section) if x)
         search_text = normalize(f"{head}\n{text}")
         raw_start, raw_end = self.doc.raw_span(start, end)
@@ -207,7 +235,7 @@ class _Builder:
         self.chunks.append(Chunk(
             chunk_id=digest, doc_id=self.doc.doc_id, ordinal=ordinal, kind=kind, section=section,
             text=text, search_text=search_text, start=start, end=end,
-            raw_start=raw_start, raw_end=raw_end, region=self.region(section),
+            raw_start=raw_start, raw_end=raw_end, region=self.region(section), page=self.page(raw_start), row=row,
         ))
 
 
@@ -269,12 +297,99 @@ class _Chunker:
         self.flush()
         self.stack.pop()  # the box is over: its heading no longer applies
 
-    def run(self) -> list[Chunk]:
+    def spreadsheet(self) -> list[Chunk]:
+        """A spreadsheet: per sheet, a record per row (located by its row number), then the sheet."""
+        csv = self.doc.fmt == "csv"  # one table, named after the file: no sheet to name in the path
+        for sheet in sheets.tables(self.doc.raw_text, self.doc.title):
+            section = "" if csv else sheet.name
+            for rec in sheet.records:
+                a, b = self.out.clean_span(rec.raw_start, rec.raw_end)
+                self.out.add("table_row", section, rec.text, a, b, row=rec.row)
+            a, b = self.out.clean_span(sheet.raw_start, sheet.raw_end)
+            self.out.add("table", section, self.text[a:b], a, b)
+        return self.out.chunks
+
+    def _tab_tables(self) -> list[tuple[int, int, list]]:
+        """Runs of two or more raw lines of tab-separated cells, as (clean start, clean end, rows):
+        read from the raw text, where cleaning has not trimmed a row's empty leading cells. A run
+        that goes on after a page break (only a page's furniture between) is the same table."""
+        runs, run, pos = [], [], 0
+        for line in self.doc.raw_text.replace("\f", "\n").split("\n"):
+            if "\t" in line:
+                run.append((0, pos, pos + len(line), line.split("\t")))
+            elif run:
+                runs.append(run)
+                run = []
+            pos += len(line) + 1
+        if run:
+            runs.append(run)
+        merged: list[list] = []
+        for run in runs:
+            if merged and self._continues(merged[-1], run):
+                header = merged[-1][0][3]
+                merged[-1].extend(run[1:] if run[0][3] == header else run)  # a header repeated on the new page
+            else:
+                merged.append(run)
+        found = []
+        for run in merged:
+            a, b = self.out.clean_span(run[0][1], run[-1][2])
+            if len(run) >= 2 and b > a:
+                found.append((a, b, run))
+        return found
+
+    def _continues(self, before: list, run: list) -> bool:
+        gap = self.doc.raw_text[before[-1][2]:run[0][1]]
+        between = [line.strip() for line in gap.replace("\f", "\n").split("\n") if line.strip()]
+        return ("\f" in gap and len(before[0][3]) == len(run[0][3]) and len(between) <= _FURNITURE_LINES
+                and all(len(line) <= _CAPTION_MAX for line in between))
+
+    def tab_table(self, start: int, end: int, rows: list, caption: str) -> None:
+        """A PDF's table: records named after its caption (the short line above it), else its heading."""
+        self.flush()
+        name = caption or (self.stack[-1].text[:_HEADING_SHOWN] if self.stack else self.doc.title)
+        table = sheets.records(name, rows)
+        if table is None:  # no body under the header: its lines are plain content
+            self.content(start, end)
+            return
+        for rec in table.records:
+            a, b = self.out.clean_span(rec.raw_start, rec.raw_end)
+            self.out.add("table_row", self.section, rec.text, a, b)
+        self.out.add("table", self.section, self.text[start:end], start, end)
+
+    def _lines_with_headline(self) -> tuple[list[tuple[int, int, str]], int]:
+        """The text's lines, a glued headline cut off its line; and the headline's line (-1: none)."""
         lines = list(_lines(self.text))
-        i, after_blank = 0, True
+        head = leading_headline(self.text, self.doc.title)
+        if head is None:
+            return lines, -1
+        at = next(k for k, (a, b, _) in enumerate(lines) if a <= head.start <= b)
+        if not head.own_line:  # "标题 3月5日，…": the headline, then the rest of its line
+            a, b, _ = lines[at]
+            lines[at:at + 1] = [(a, head.end, self.text[a:head.end]), (head.body, b, self.text[head.body:b])]
+        return lines, at
+
+    def run(self) -> list[Chunk]:
+        if self.doc.fmt in sheets.FORMATS:
+            return self.spreadsheet()
+        tabbed = self._tab_tables() if self.doc.fmt in TAB_TABLE_FORMATS else []
+        lines, headline_at = self._lines_with_headline()
+        i, after_blank, caption = 0, True, ""
         while i < len(lines):
             start, end, line = lines[i]
+            while tabbed and tabbed[0][1] <= start:
+                tabbed.pop(0)
+            if tabbed and tabbed[0][0] <= start:
+                a, b, rows = tabbed.pop(0)
+                self.tab_table(a, b, rows, caption)
+                while i < len(lines) and lines[i][0] < b:
+                    i += 1
+                after_blank, caption = False, ""
+                continue
             stripped = line.strip()
+            if stripped:
+                short = len(stripped) <= _CAPTION_MAX and not _ANY_PUNCT.search(normalize(stripped)[-1:])
+                caption = re.sub(r"\s+", " ", stripped) if short else ""
+
             if not stripped:
                 after_blank = True
                 i += 1
@@ -290,6 +405,8 @@ class _Chunker:
             nxt = lines[i + 1][2].strip() if i + 1 < len(lines) else ""
             before_prose = len(nxt) >= _PROSE_MIN or bool(nxt) and heading_level(nxt, False) is not None
             heading = heading_level(stripped, after_blank, before_prose=before_prose)
+            if heading is None and i == headline_at:  # too long to look like a heading, but it is one
+                heading = (_GENERIC_LEVEL, True)
             if heading is not None:
                 self.push(heading[0], stripped, generic=heading[1])
             else:

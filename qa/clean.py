@@ -3,6 +3,10 @@
 Cleaning only ever deletes characters, so every character of the cleaned text
 keeps its position in the original (`offsets`): a citation can always be
 located in the document as published.
+
+Paged formats mark page breaks with "\f" (qa/load.py). A break beside a line break is deleted
+(the page is counted on the raw text, qa/chunk.py); one inside a line is kept, as a line break
+to the chunker. A page's number line ("- 3 -", "第3页 共10页") is furniture in a paged text.
 """
 from __future__ import annotations
 
@@ -42,6 +46,9 @@ _PINYIN = re.compile(
 # characters it swallowed: "當(dāng)?shù)亟Y(jié)合" → "當(dāng)(jié)合". The lost hanzi
 # cannot be recovered; dropping the garbage is the honest repair.
 _BROKEN_PINYIN = re.compile(rf"\?[{_PINYIN_LETTERS}]{{1,7}}\)[^\s(（]{{0,3}}(?=\([{_PINYIN_LETTERS}]{{1,7}}\))")
+_PAGE_NUMBER = re.compile(r"^(?:[-—–]\s*\d{1,4}\s*[-—–]|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?"
+                          r"|\d{1,4}\s*/\s*\d{1,4}|[Pp]age\s*\d{1,4}(?:\s*of\s*\d{1,4})?)$")
+_PAGE_BREAK = re.compile(r"(?<=\n)\f|\f(?=\n)")
 _TRAILING_SPACE = re.compile(r"[ \t\u3000\xa0]+$", re.MULTILINE)
 _LEADING_SPACE = re.compile(r"^[ \t\u3000\xa0]+", re.MULTILINE)
 _BLANK_RUN = re.compile(r"\n{3,}")
@@ -83,11 +90,23 @@ def _chrome_line_spans(text: str) -> list[tuple[int, int]]:
     lines = list(_lines(text))
     simplified = [normalize(line).strip() for _, _, line in lines]
     crumb = next((i for i, s in enumerate(simplified[:30]) if _BREADCRUMB.match(s)), None)
+    paged = "\f" in text
     for i, ((a, b, _), s) in enumerate(zip(lines, simplified)):
         masthead = crumb is not None and i < crumb and len(s) <= _MASTHEAD_MAX
-        if s and (masthead or _CHROME_LINES.match(s)):
-            spans.append((a, min(b + 1, len(text))))  # the line and its newline
+        if s and (masthead or _CHROME_LINES.match(s) or paged and _PAGE_NUMBER.match(s)):
+            # the line and its newline; never a page break on it, which stays for the chunker
+            spans.extend(_without_breaks(text, a, min(b + 1, len(text))))
     return spans
+
+
+def _without_breaks(text: str, a: int, b: int) -> list[tuple[int, int]]:
+    out, start = [], a
+    for i in range(a, b):
+        if text[i] == "\f":
+            out.append((start, i))
+            start = i + 1
+    out.append((start, b))
+    return [(x, y) for x, y in out if y > x]
 
 
 def clean(raw: str) -> CleanText:
@@ -97,6 +116,7 @@ def clean(raw: str) -> CleanText:
     text, offs = _delete(text, offs, _regex_spans(_BROKEN_PINYIN, text))
     text, offs = _delete(text, offs, _regex_spans(_PINYIN, text))
     text, offs = _delete(text, offs, _chrome_line_spans(text))
+    text, offs = _delete(text, offs, _regex_spans(_PAGE_BREAK, text))
     for pattern in (_CHROME_SPANS, _IMAGE_NAME, _TRAILING_SPACE, _LEADING_SPACE):
         text, offs = _delete(text, offs, _regex_spans(pattern, text))
     # Keep at most one blank line between blocks: delete the surplus newlines.

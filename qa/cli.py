@@ -67,12 +67,23 @@ def ingest(
         return
     from rich.console import Console  # noqa: PLC0415
 
-    con = Console()
+    from rich.markup import escape  # noqa: PLC0415
+
+    con = Console(soft_wrap=True)  # one line per file, whatever the terminal's width: a script can grep it
     con.print(f"知识库：{report.documents} 篇文档，{report.chunks} 个片段；本次新增 {len(report.added)}，"
               f"更新 {len(report.updated)}，删除 {len(report.removed)}，未变 {len(report.unchanged)}；"
               f"嵌入 {report.embedded_chunks} 个片段，用时 {report.seconds:.1f} 秒。")
+    from .load import WARNING_CODES  # noqa: PLC0415
+
+    skipped = [p for p in report.problems if p.code not in WARNING_CODES]  # the others were imported
+    if skipped:  # every file left out, each with its reason; the good files were imported all the same
+        files = len({p.path for p in skipped})
+        con.print(f"[yellow]跳过 {files} 个文件[/]（其余文件已照常导入）：")
+        for p in skipped:
+            con.print(f"  [yellow]未导入[/] {escape(p.path)}：{escape(p.message)}（{p.code}）")
     for p in report.problems:
-        con.print(f"[yellow]未导入[/] {p.path}：{p.message} ({p.code})")
+        if p.code in WARNING_CODES:  # e.g. a scan read with low OCR confidence
+            con.print(f"[yellow]请核对[/] {escape(p.path)}：{escape(p.message)}（{p.code}）")
 
 
 @app.command()
@@ -157,7 +168,8 @@ def ask(
         body = Text(c.text)
         for a, b in c.highlight:
             body.stylize("bold reverse", a, b)
-        con.print(Text(f"[{c.rank}] {c.title}（{c.region or '-'}，{c.date or '日期不详'}）{c.section}", style="cyan"))
+        where = f" · {c.location}" if c.location else ""  # 第3页, 工作表“指标”第12行
+        con.print(Text(f"[{c.rank}] {c.title}（{c.region or '-'}，{c.date or '日期不详'}）{c.section}{where}", style="cyan"))
         con.print(body)
     for c in ans.others:
         con.print(Text(f"另见：{c.title}（{c.region or '-'}）{c.text[:80]}…", style="dim"))
@@ -379,10 +391,22 @@ def index_rollback(index: IndexDirOpt = None, as_json: JsonOpt = False):
                f"创建于 {live.created_at}）。")
 
 
+@index_app.command("prune-originals")
+def index_prune_originals(index: IndexDirOpt = None, as_json: JsonOpt = False):
+    """删除不再被任何索引版本或回收站条目引用的原件（originals/；删除文档时原件保留，以便恢复）。"""
+    from .originals import prune  # noqa: PLC0415
+
+    count, size = prune(_settings(index).index_dir)
+    if as_json:
+        _print_json({"removed": count, "bytes": size})
+        return
+    typer.echo(f"已删除 {count} 个不再被引用的原件，释放 {size / 1024 / 1024:.1f} MB。")
+
+
 @app.command()
 def backup(dest: Annotated[Path, typer.Argument(help="备份文件（.tar）")], index: IndexDirOpt = None,
            as_json: JsonOpt = False):
-    """把在线索引版本连同 uploads/、jobs/、trash/ 备份为一个 tar 文件（服务运行时也可以做）。"""
+    """把在线索引版本连同 uploads/、jobs/、trash/、originals/ 备份为一个 tar 文件（服务运行时也可以做）。"""
     from .backup import backup as make_backup  # noqa: PLC0415
 
     info = make_backup(_settings(index).index_dir, dest)

@@ -36,7 +36,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import metadata as pkg_metadata
 from pathlib import Path
 
@@ -94,6 +94,8 @@ class DocumentInfo:
     fmt: str
     checksum: str
     chunks: int
+    original_sha256: str = ""  # see `Document`: absent from manifests written before originals were kept
+    original_name: str = ""
 
 
 def library_versions() -> dict[str, str]:
@@ -381,7 +383,8 @@ class Index:
         docs = home.read_documents([doc_id]) if home is not None and doc_id in self.docs else []
         if not docs:
             raise DocumentNotFound(f"知识库中没有文档 {doc_id!r}")
-        return docs[0]
+        info = self.docs[doc_id]  # the segment's store does not hold the original; the manifest does
+        return replace(docs[0], original_sha256=info.original_sha256, original_name=info.original_name)
 
     def derived(self, key: str, make):
         """`make(self)`, computed once per loaded version (filter columns, normalised titles):
@@ -419,7 +422,8 @@ def _infos(documents: list[Document], chunks: list[Chunk]) -> list[dict]:
     """The manifest's entry of each document, with its number of chunks (counted in one pass)."""
     counts = Counter(c.doc_id for c in chunks)
     return [asdict(DocumentInfo(d.doc_id, d.title, d.date, d.source, d.region, d.kind, d.path, d.fmt,
-                                d.checksum, counts.get(d.doc_id, 0))) for d in documents]
+                                d.checksum, counts.get(d.doc_id, 0), d.original_sha256, d.original_name))
+            for d in documents]
 
 
 def _merge_plan(segments: list[Segment], deleted: dict[str, frozenset[str]]) -> list[Segment]:

@@ -70,6 +70,10 @@ def fingerprint() -> str:
 #   lexical/post_indptr.npy, post_rows.npy, post_tf.npy
 #                                       per word, the chunks holding it (segment rows) and how often
 #   lexical/doc_len.npy                 each chunk's length as BM25 counts it
+#   lexical/head/                       the same files for the heading field alone: each chunk's
+#                                       title and section path, the first line of its search text
+#                                       (qa/chunk.py `add`), scored with statistics of its own so
+#                                       that a heading match can count for more than a body match
 _FILES = ("vocab.json", "split_ids.npy", "split_indptr.npy", "post_indptr.npy", "post_rows.npy",
           "post_tf.npy", "doc_len.npy")
 K1, B = 1.5, 0.75  # bm25s's defaults ("lucene" variant), kept so rankings stay as they were
@@ -78,11 +82,13 @@ K1, B = 1.5, 0.75  # bm25s's defaults ("lucene" variant), kept so rankings stay 
 class Postings:
     """One segment's words and postings (arrays memory-mapped when loaded)."""
 
-    def __init__(self, words: list[str], split_ids, split_indptr, indptr, rows, tf, doc_len):
+    def __init__(self, words: list[str], split_ids, split_indptr, indptr, rows, tf, doc_len,
+                 head: Postings | None = None):
         self.words = words
         self.vocab = {w: i for i, w in enumerate(words)}
         self.split_ids, self.split_indptr = split_ids, split_indptr
         self.indptr, self.rows, self.tf, self.doc_len = indptr, rows, tf, doc_len
+        self.head = head  # the heading field's postings (same rows), None for the heading field itself
         self.split_fresh = 0  # texts `build` had to split (the others came from `known`)
 
     def __len__(self) -> int:
@@ -99,9 +105,17 @@ class Postings:
                 words, fresh = split(text), fresh + 1
             splits.append(words)
         postings = cls.from_splits(splits)
+        postings.head = cls.heads(texts)
         postings.split_fresh = fresh
         log.info("BM25 over %d chunks: %d split by jieba, %d words reused", len(texts), fresh, len(texts) - fresh)
         return postings
+
+    @classmethod
+    def heads(cls, texts: list[str]) -> Postings:
+        """The heading field's postings: the first line of each search text, split once per distinct heading."""
+        seen: dict[str, list[str]] = {}
+        return cls.from_splits([seen[h] if h in seen else seen.setdefault(h, split(h))
+                                for h in (t.split("\n", 1)[0] for t in texts)])
 
     @classmethod
     def from_splits(cls, splits: list[list[str]]) -> Postings:
@@ -142,7 +156,10 @@ class Postings:
                 ids.append(remap[postings.split_ids[s:e]])
                 lens.append(e - s)
         flat = np.concatenate(ids).astype(np.int32) if ids else np.zeros(0, dtype=np.int32)
-        return cls._index(list(vocab), flat, np.concatenate([[0], np.cumsum(lens)]).astype(np.int64))
+        merged = cls._index(list(vocab), flat, np.concatenate([[0], np.cumsum(lens)]).astype(np.int64))
+        if parts and all(p.head is not None for p, _ in parts):
+            merged.head = cls.merge([(p.head, keep) for p, keep in parts])
+        return merged
 
     def words_of(self, row: int) -> list[str]:
         s, e = int(self.split_indptr[row]), int(self.split_indptr[row + 1])
@@ -155,9 +172,13 @@ class Postings:
                           ("post_indptr", self.indptr), ("post_rows", self.rows), ("post_tf", self.tf),
                           ("doc_len", self.doc_len)):
             np.save(folder / f"{name}.npy", np.asarray(arr))
+        if self.head is not None:
+            self.head.save(folder / "head")
 
     @classmethod
-    def load(cls, folder: Path) -> Postings:
+    def load(cls, folder: Path, texts: list[str] | None = None) -> Postings:
+        """Saved postings; a segment written before the heading field (no head/) gets it from
+        `texts`, its chunks' search texts, so it ranks as a rebuilt one would."""
         words = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
         arr = {n: np.load(folder / f"{n}.npy", mmap_mode="r", allow_pickle=False)
                for n in ("split_ids", "split_indptr", "post_indptr", "post_rows", "post_tf", "doc_len")}
@@ -165,6 +186,12 @@ class Postings:
                 arr["post_tf"], arr["doc_len"])
         if len(p.indptr) != len(words) + 1 or len(p.split_indptr) != len(p.doc_len) + 1 or len(p.rows) != len(p.tf):
             raise ValueError("lexical arrays do not fit together")
+        if (folder / "head").is_dir():
+            p.head = cls.load(folder / "head")
+        elif texts is not None:
+            p.head = cls.heads(texts)
+        if p.head is not None and len(p.head) != len(p):
+            raise ValueError(f"heading field has {len(p.head)} rows, the postings {len(p)}")
         return p
 
 
@@ -187,6 +214,9 @@ class Lexical:
             total += int(np.asarray(postings.doc_len, dtype=np.int64)[rows >= 0].sum())
         self.avg_len = total / n_rows if n_rows else 0.0
         self._terms: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # see `_term`
+        # The heading field, scored over the same live rows with its own N, df and average length.
+        heads = [(p.head, rows) for p, rows in parts]
+        self.head = Lexical(heads, n_rows) if parts and all(h is not None for h, _ in heads) else None
 
     def _term(self, word: str) -> tuple[np.ndarray, np.ndarray]:
         """Global rows holding `word` and their BM25 scores for it (cached: a version never changes)."""
@@ -227,17 +257,33 @@ class Lexical:
         stop = stopwords()
         return [w for w in split(query) if w not in stop]
 
-    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Row numbers and BM25 scores of the best `k` chunks with a positive score."""
-        terms = [self._term(w) for w in self.query_words(query)]
-        terms = [t for t in terms if len(t[0])]
-        if not terms or k <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    def scores(self, query: str, head_weight: float = 0.0) -> np.ndarray | None:
+        """Every row's BM25 score for `query` (None when no query word is indexed), plus
+        `head_weight` times its heading field's score."""
+        words = self.query_words(query)
+        terms = [t for t in map(self._term, words) if len(t[0])]
+        if head_weight and self.head is not None:
+            terms += [(rows, contrib * np.float32(head_weight)) for rows, contrib in map(self.head._term, words)
+                      if len(rows)]
+        if not terms:
+            return None
         scores = np.zeros(self.n, dtype=np.float32)
         for rows, contrib in terms:  # a word asked twice counts twice, as in bm25s
             scores[rows] += contrib
+        return scores
+
+    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Row numbers and BM25 scores of the best `k` chunks with a positive score."""
+        scores = self.scores(query)
+        if scores is None or k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return self.top(scores, k, mask)
+
+    @staticmethod
+    def top(scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The best `k` rows of `scores` with a positive score (ties: lower row first)."""
         if mask is not None:
-            scores *= mask
+            scores = scores * mask
         hits = np.flatnonzero(scores > 0)
         if len(hits) > k:
             hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.errors import DocumentLoadError, EmptyDocument, UndecodableDocument, UnsupportedFormat
+from qa.formats import ocr, ofd, office, sheet
 from qa.types import LoadProblem, RawDocument
 
 if TYPE_CHECKING:
@@ -31,10 +32,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = (".txt", ".md", ".html", ".htm", ".docx", ".pdf", ".jsonl")
+SUPPORTED = (".txt", ".md", ".html", ".htm", ".docx", ".pdf", ".jsonl", ".doc", ".wps", ".ofd", ".xlsx", ".xls", ".et", ".csv",
+             *ocr.SUFFIXES)
 SIDECAR_SUFFIX = ".meta.json"
+# Problems with these codes are warnings: the file's documents were imported all the same.
+WARNING_CODES = frozenset({"ocr_low_confidence"})
 
-_EMPTY = {".docx": "文档中没有文字", ".pdf": "PDF 中没有可提取的文字（可能是扫描件）", ".html": "网页中没有可提取的文字"}
+_EMPTY = {".docx": "文档中没有文字", ".doc": "文档中没有文字", ".wps": "文档中没有文字",
+          ".ofd": "OFD 中没有可提取的文字（可能是扫描件）", ".pdf": "PDF 中没有可提取的文字（可能是扫描件）", ".html": "网页中没有可提取的文字",
+          **dict.fromkeys((".xlsx", ".xls", ".et", ".csv"), "表格中没有数据")}
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _LEGACY = ("gb18030", "big5hkscs", "cp950")  # after strict UTF-8; cp950 is Windows' Big5
 _MB = 1024 * 1024
@@ -48,18 +54,27 @@ class LoadLimits:
     max_inflated_bytes: int = 50 * _MB  # a .docx unzipped: parsing costs ~12x this in memory
     max_document_chars: int = 5_000_000
     max_seconds_per_file: float = 300.0  # 0: no limit
+    convert_timeout: float = 60.0  # LibreOffice converting one .doc/.wps (qa/formats/office.py)
+    soffice: str = "soffice"
+    ocr_max_pages: int = 50  # scanned pages OCR'd per document (qa/formats/ocr.py)
+    ocr_dpi: int = 150  # a scanned PDF page is rendered at this resolution for OCR
+    ocr_min_confidence: float = 0.9  # below: the ingest report warns that the text may be misread
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoadLimits:
-        return cls(settings.max_inflated_bytes, settings.max_document_chars, settings.max_seconds_per_file)
+        return cls(settings.max_inflated_bytes, settings.max_document_chars, settings.max_seconds_per_file,
+                   convert_timeout=settings.convert_timeout, soffice=settings.soffice,
+                   ocr_max_pages=settings.ocr_max_pages, ocr_dpi=settings.ocr_dpi,
+                   ocr_min_confidence=settings.ocr_min_confidence)
 
 
-def find_files(paths: Iterable[Path]) -> list[Path]:
+def find_files(paths: Iterable[Path], skipped: list[LoadProblem] | None = None) -> list[Path]:
     """Expand folders recursively (sorted) into the supported files they hold.
 
     A file named explicitly is kept whatever its type, so an unsupported one gets a clear
     error instead of vanishing. In folders, hidden files, Office lock files (~$x.docx) and
-    `.meta.json` sidecars are skipped.
+    `.meta.json` sidecars are skipped; files of other types are left out, each added to
+    `skipped` (when given) as a problem saying why, so the ingest summary can list it.
     """
     found: dict[Path, Path] = {}  # resolved -> as given, so a file named twice loads once
     for path in map(Path, paths):
@@ -67,8 +82,14 @@ def find_files(paths: Iterable[Path]) -> list[Path]:
         if path.is_dir():
             inside = sorted(p for p in path.rglob("*") if p.is_file() and not _ignored(p.relative_to(path)))
             candidates = [p for p in inside if p.suffix.lower() in SUPPORTED]
-            if skipped := [p.name for p in inside if p.suffix.lower() not in SUPPORTED]:
-                log.warning("skipped %d unsupported files under %s: %s", len(skipped), path, ", ".join(skipped))
+            others = [p for p in inside if p.suffix.lower() not in SUPPORTED]
+            if others and skipped is not None:
+                skipped.extend(LoadProblem(str(p), "unsupported_format",
+                                           f"不支持的文件类型 {p.suffix.lower() or '（无扩展名）'}，已跳过"
+                                           f"（支持：{'、'.join(SUPPORTED)}）") for p in others)
+            elif others:
+                log.warning("skipped %d unsupported files under %s: %s", len(others), path,
+                            ", ".join(p.name for p in others))
         for p in candidates:
             found.setdefault(p.resolve(), p)
     return list(found.values())
@@ -95,6 +116,9 @@ def load_files(paths: Iterable[Path], limits: LoadLimits = LoadLimits()) -> tupl
             file_docs, file_problems = _load_in_time(path, limits)
         except DocumentLoadError as exc:
             file_docs, file_problems = [], [LoadProblem(str(path), exc.code, exc.reason)]
+        # a scan read with low confidence is imported, and the report says to check it (WARNING_CODES)
+        file_problems += [LoadProblem(str(path), "ocr_low_confidence", warning)
+                          for doc in file_docs if (warning := ocr.low_confidence(path, doc.fields, limits))]
         for doc in file_docs:
             if doc.doc_id in owner:  # same stem in two folders: one would overwrite the other in the index
                 message = f"文档编号“{doc.doc_id}”已被 {owner[doc.doc_id]} 使用，已跳过"
@@ -169,7 +193,7 @@ def _load(path: Path, limits: LoadLimits) -> tuple[list[RawDocument], list[LoadP
         return _read_jsonl(path, data, sidecar, limits.max_document_chars)
     if suffix == ".docx":
         _check_inflated(path, data, limits.max_inflated_bytes)
-    text, fields = _READERS[suffix](path, data)
+    text, fields = _READERS[suffix](path, data, limits)
     text = _newlines(text)
     if not text.strip():
         raise EmptyDocument(str(path), _EMPTY.get(suffix, "文件为空"))
@@ -448,7 +472,7 @@ def _table_lines(table: Any) -> list[str]:
     return lines
 
 
-def _read_pdf(path: Path, data: bytes) -> tuple[str, dict[str, str]]:
+def _read_pdf(path: Path, data: bytes, limits: LoadLimits) -> tuple[str, dict[str, str]]:
     import pypdf
     from pypdf.errors import DependencyError, PyPdfError
 
@@ -458,18 +482,99 @@ def _read_pdf(path: Path, data: bytes) -> tuple[str, dict[str, str]]:
         # many PDFs are "encrypted" with an empty user password only to forbid editing
         if reader.is_encrypted and not reader.decrypt(""):
             raise encrypted
-        pages = [page.extract_text() or "" for page in reader.pages]
         title = reader.metadata.title if reader.metadata else None
         title = title.strip() if isinstance(title, str) else ""  # a damaged file's title may be a number
     except DependencyError:  # AES-encrypted and the `cryptography` package is missing
         raise encrypted from None
     except (PyPdfError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:  # pypdf on damaged files
         raise DocumentLoadError(str(path), f"无法解析 PDF 文件：{exc}", code="invalid_pdf") from exc
-    return "\n".join(pages), {"title": title} if title else {}
+    # pages without a text layer (scans) are read by OCR; the others keep their text exactly
+    pages, scanned = ocr.read_scanned_pages(path, data, _pdf_pages(path, data), limits)
+    # "\f" before each page after the first: chunks count their page by it (qa/chunk.py); the line
+    # break before it lets cleaning drop the "\f" from the displayed text (qa/clean.py)
+    return "\n\f".join(pages), {**scanned, "title": title} if title else scanned
 
 
-_READERS = {".txt": lambda path, data: (_decode_text(path, data), {}), ".md": _read_markdown,
-            ".html": _read_html, ".docx": _read_docx, ".pdf": _read_pdf}
+def _pdf_pages(path: Path, data: bytes) -> list[str]:
+    """Each page's text (pdfplumber: positions, so tables are found by their ruling lines)."""
+    import pdfplumber
+    from pdfminer.pdfexceptions import PDFException, PSException
+    from pdfplumber.utils.exceptions import PdfminerException
+
+    try:
+        with pdfplumber.open(io.BytesIO(data)) as pdf:
+            return [_pdf_page_text(page) for page in pdf.pages]
+    except (PdfminerException, PDFException, PSException, ValueError, KeyError, IndexError, TypeError,
+            AttributeError, AssertionError, RecursionError) as exc:  # pdfminer on damaged files
+        raise DocumentLoadError(str(path), f"无法解析 PDF 文件：{exc}", code="invalid_pdf") from exc
+
+
+_CJK_BREAK = re.compile(r"(?<=[\u3000-\u9fff\uff00-\uffef])\s*\n\s*(?=[\u3000-\u9fff\uff00-\uffef])")
+
+
+def _pdf_page_text(page: Any) -> str:
+    """A page in reading order; each ruled table in it as lines of tab-separated cells between blank
+    lines (qa/chunk.py makes each row a record), its text left out of the prose around it."""
+    tables = sorted((t for t in page.find_tables() if len(t.rows) >= 2 and len(t.columns) >= 2),
+                    key=lambda t: t.bbox[1])
+    if not tables:
+        return page.extract_text() or ""
+
+    def outside(obj: dict) -> bool:
+        return obj.get("object_type") != "char" or not any(
+            x0 <= obj["x0"] and obj["x1"] <= x1 and top <= obj["top"] and obj["bottom"] <= bottom
+            for x0, top, x1, bottom in (t.bbox for t in tables))
+
+    prose = page.filter(outside)
+    left, page_top, right, page_bottom = page.bbox
+    parts, y = [], page_top
+
+    def band(top: float, bottom: float) -> None:
+        if bottom > top:
+            parts.append(prose.within_bbox((left, top, right, bottom)).extract_text() or "")
+
+    for t in tables:
+        top, bottom = max(t.bbox[1], y), max(t.bbox[3], y)
+        band(y, top)
+        parts.append("\n" + "\n".join(_pdf_table_lines(t)) + "\n")
+        band(top, bottom)  # text beside the table
+        y = bottom
+    band(y, page_bottom)
+    return "\n".join(p for p in parts if p.strip())
+
+
+def _pdf_table_lines(table: Any) -> list[str]:
+    """A table's rows, tab-separated. pdfplumber gives None where a merged cell covers the grid: it
+    takes the value of the cell above when that cell reaches down into this row, else of the left one."""
+    texts = [[None if t is None else " ".join(_CJK_BREAK.sub("", t).split()).replace("｜", "|") for t in row]
+             for row in table.extract()]
+    grid = [list(row.cells) for row in table.rows]
+    lines = []
+    for r, cells in enumerate(texts):
+        out = []
+        for c, text in enumerate(cells):
+            if text is None:
+                up = next((k for k in range(r - 1, -1, -1) if c < len(grid[k]) and grid[k][c] is not None), None)
+                if up is not None and grid[up][c][3] > table.rows[r].bbox[1] + 1:
+                    text = texts[up][c] or ""
+                else:
+                    text = out[-1] if out else ""
+            out.append(text)
+        if any(out):
+            lines.append("\t".join(out))
+    return lines
+
+
+def _plain(reader: Any) -> Any:
+    """A reader above as the registry calls readers, `(path, data, limits)`: these need no limits."""
+    return lambda path, data, limits: reader(path, data)
+
+
+_READERS = {".txt": _plain(lambda path, data: (_decode_text(path, data), {})), ".md": _plain(_read_markdown),
+            ".html": _plain(_read_html), ".docx": _plain(_read_docx), ".pdf": _read_pdf,
+            ".doc": office.read, ".wps": office.read, ".ofd": ofd.read,
+            ".xlsx": sheet.read, ".xls": sheet.read, ".et": sheet.read, ".csv": sheet.read,
+            **dict.fromkeys(ocr.SUFFIXES, ocr.read)}
 
 
 # --- JSONL: one document per line ---------------------------------------------------

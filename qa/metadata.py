@@ -78,6 +78,15 @@ def find_source(text: str) -> str:
     return m.group(1) if m else ""
 
 
+def _title_of(line: str) -> str:
+    """A headline line as a title: "关于印发《X》的通知" gives X."""
+    issued = _ISSUED.search(line) or _ISSUED.search(normalize(line))
+    if issued:
+        start, end = issued.span(1)
+        return line[start:end].strip("《》“”\"")
+    return line
+
+
 def find_title(clean_text: str, fallback: str) -> str:
     """The first short line that reads like a headline; "关于印发《X》的通知" gives X."""
     for line in clean_text.split("\n")[:40]:
@@ -85,12 +94,105 @@ def find_title(clean_text: str, fallback: str) -> str:
         simple = normalize(line)
         if not 4 <= len(line) <= 60 or _NOT_TITLE.match(simple) or _SENTENCE_END.search(simple):
             continue
-        issued = _ISSUED.search(line) or _ISSUED.search(simple)
-        if issued:
-            start, end = issued.span(1)
-            return line[start:end].strip("《》“”\"")
-        return line
+        return _title_of(line)
     return fallback
+
+
+# --- a headline glued to the first paragraph ------------------------------------------
+# Scraped notices and news often open "关于开展…的通知 各区市场监管局：为…" or "…会议召开 3月5日，…":
+# the headline, then the body on the same line after a space. A sentence candidate that starts
+# with the headline is wrong, so the chunker keeps the headline out of the text (as a heading).
+
+_HEADLINE_MAX = 40  # characters of a headline recognised by its shape alone
+_TITLE_MATCH_MIN = 6  # a shorter line is only the title when it is the whole title
+_TITLE_COVER = 0.6  # a line inside the title (or the title inside it) covers this much of the longer
+_TITLE_LINE_MAX = 80
+_IN_SENTENCE = re.compile(r"[。!?;,:]")  # on the normalised line
+_GAP = re.compile(r"[ \t\u3000\xa0]+")
+_NOT_HEADLINE = re.compile(r"[。!?;,:>|｜【】\[\]]")  # on the normalised line: punctuation a headline lacks
+# How a body opens after its headline (normalised text): a date or time, a reporter's credit, the
+# addressees of a notice ("各区市场监管局:"), or (after a known title) a purpose or basis. Anything
+# else after the gap (a bracket, "是…", a name) continues the opening words, which are then the
+# subject of one sentence: "银杏树 (学名:…)，为银杏科…" is not a headline and a body.
+_WHEN = (r"(?:(?:\d{4}年)?\d{1,2}月\d{1,2}日|\d{4}年\d{1,2}月|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
+         r"|近日|日前|近期|连日来|近年来|今年以来|去年以来|昨天|昨日|今天|今日)(?:[上下]午|晚上|晚间)?")
+_CREDIT = r"本报讯|据悉,|据了解,|记者从|\(记者"
+_ADDRESSEES = (r"(?=[^\s,.;:!?。]{0,20}各)[^\s,.;:!?。]{2,30}:"  # 各区市场监管局: / 市直各单位:
+               r"|[^\s,.;:!?。]{1,28}(?:局|委|办|厅|院|部门|单位|机构|公司|企业|同志们?):")
+_PURPOSE = r"根据|按照|依据|为(?:了|进一步|深入|全面|切实|加快|加强|推动|推进|做好|确保|落实|贯彻|促进|规范|提升|提高|保障|维护)"
+_BODY_OPENER = re.compile(rf"^(?:{_WHEN}|{_CREDIT}|{_ADDRESSEES}|{_PURPOSE})")
+# Without a title to match, a subject with a stray space ("全市市场监管系统 为进一步…，", "某局 3月5日召开…")
+# must not pass for a headline: only a time set off by a comma, a credit or addressees open a body.
+_BODY_OPENER_UNTITLED = re.compile(rf"^(?:{_WHEN},|{_CREDIT}|{_ADDRESSEES})")
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A document's opening headline: `text[start:end]`, the body from `body` on."""
+
+    text: str
+    start: int
+    end: int
+    body: int
+    own_line: bool  # followed by a line break, not glued to the body on its line
+
+
+def _squash(text: str) -> str:
+    return "".join(normalize(text).split()).strip("《》“”\"")
+
+
+def names_title(line: str, title: str) -> bool:
+    """Whether a headline line is the document's title: the same after normalisation, the title
+    with a region before it or a site name after it (or the line with those), or the notice that
+    issues it ("…关于印发X的通知")."""
+    a, t = _squash(line), _squash(title)
+    if not a or not t:
+        return False
+    if a == t:
+        return True
+    # Anything looser only for a line without sentence punctuation: "某某（1976年－）是一位…，"
+    # starts with its title too, and is a sentence about it.
+    if len(a) > _TITLE_LINE_MAX or _IN_SENTENCE.search(normalize(line)):
+        return False
+    if _squash(_title_of(line)) == t:
+        return True
+    short, long_ = sorted((a, t), key=len)
+    return len(short) >= _TITLE_MATCH_MIN and short in long_ and (
+        long_.startswith(short) or long_.endswith(short) or len(short) >= _TITLE_COVER * len(long_))
+
+
+def _headline_shaped(line: str) -> bool:
+    simple = normalize(line.strip())
+    return (_TITLE_MATCH_MIN <= len(simple) <= _HEADLINE_MAX and not _NOT_HEADLINE.search(simple)
+            and not _NOT_TITLE.match(simple) and sum("\u4e00" <= ch <= "\u9fff" for ch in simple) >= 4)
+
+
+def leading_headline(clean_text: str, title: str = "") -> Headline | None:
+    """The headline the text opens with, if any.
+
+    With a `title`, the first line is the headline when it names the title, alone on its line or
+    followed on the same line by a space and a body opener. Without one (the source states none),
+    only a headline-shaped opening (short, no sentence punctuation) glued to a body opener counts.
+    """
+    start = len(clean_text) - len(clean_text.lstrip())
+    end = clean_text.find("\n", start)
+    end = len(clean_text) if end < 0 else end
+    line = clean_text[start:end].rstrip()
+    if not line:
+        return None
+    own_line = title and names_title(line, title) and not _SENTENCE_END.search(normalize(line))
+    if own_line and clean_text[end:].strip():  # a headline heads a body: a text that is only its title stays text
+        return Headline(line, start, start + len(line), end, own_line=True)
+    for gap in _GAP.finditer(line):
+        head, rest = line[:gap.start()], line[gap.end():]
+        # The title said again opens the body: "星海公园 星海公园是一座…".
+        repeated = bool(title) and _squash(rest).startswith(_squash(title))
+        opener = _BODY_OPENER if title else _BODY_OPENER_UNTITLED
+        if not rest or not (repeated or opener.match(normalize(rest))):
+            continue
+        if names_title(head, title) if title else _headline_shaped(head):
+            return Headline(head, start, start + gap.start(), start + gap.end(), own_line=False)
+    return None
 
 
 class _Viterbi:
@@ -224,7 +326,12 @@ def find_kind(title: str) -> str:
 
 
 def extract(clean_text: str, fields: dict[str, str], fallback_title: str) -> Metadata:
-    title = fields.get("title") or find_title(clean_text, fallback_title)
+    title = fields.get("title")
+    if not title and "sheets" in fields:  # a spreadsheet (qa/formats/sheet.py) has no headline: its file name
+        title = fallback_title
+    if not title:
+        glued = leading_headline(clean_text)
+        title = _title_of(glued.text) if glued else find_title(clean_text, fallback_title)
     return Metadata(
         title=title,
         date=fields.get("date") or find_date(clean_text),

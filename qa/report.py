@@ -12,7 +12,7 @@ from pathlib import Path
 HEADLINE = ("hit@1", "hit@5", "mrr@10", "ndcg@10", "answer_accuracy", "answer_exact", "answer_f1",
             "answer_rouge_l", "refusal_recall", "wrong_answer_rate")
 TABLE = HEADLINE + ("hit@3", "hit@10", "recall@10", "refusal_precision", "overall_accuracy",
-                    "latency_p50_ms", "latency_p95_ms")
+                    "ece", "latency_p50_ms", "latency_p95_ms")
 _COLORS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2")
 
 
@@ -59,6 +59,7 @@ def markdown(report: dict) -> str:
                   "| 片段类型 | 回答数 | 正确率 | 精确匹配 | 字符 F1 |", "|---|---|---|---|---|"]
         lines += [f"| {name} | {v['answers']} | {fmt(v['accuracy'])} | {fmt(v['exact'])} | {fmt(v['f1'])} |"
                   for name, v in by_extractor.items()]
+    lines += _calibration_md(report["configs"][main]["metrics"], main)
     fails = _failures(report, main)
     lines += ["", f"## 答错的问题（{main}，{len(fails)} 题）", "",
               "| id | 问题 | 期望 | 返回 | 检索命中名次 | 首条引用 |", "|---|---|---|---|---|---|"]
@@ -71,7 +72,61 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _calibration_md(m: dict, mode: str) -> list[str]:
+    """The reliability table: per confidence bin, how many answers and how often they were right."""
+    bins = m.get("reliability")
+    if not bins:
+        return []
+    lines = ["", f"## 置信度校准（{mode}，已给出的答案）", "",
+             f"期望校准误差（ECE）：{fmt(m.get('ece'))}。每一档：答案数、平均置信度、实际正确率（两者越接近越好）。", "",
+             "| 置信度区间 | 答案数 | 平均置信度 | 实际正确率 |", "|---|---|---|---|"]
+    lines += [f"| {b['lo']:.1f}–{b['hi']:.1f} | {b['count']} | {fmt(b['confidence'])} | {fmt(b['accuracy'])} |"
+              for b in bins]
+    return lines
+
+
 # ---------------------------------------------------------------- HTML with inline SVG
+
+
+def _reliability(m: dict) -> str:
+    """Reliability diagram: observed accuracy per confidence bin against the diagonal of perfect
+    calibration; a bar's label is its answer count."""
+    bins = m.get("reliability") or []
+    size, left, bottom = 300, 40, 40
+    parts = [f'<svg viewBox="0 0 {size + left + 20} {size + bottom + 20}" role="img" aria-label="置信度校准图">',
+             '<g transform="translate(0,10)">',  # room above for the top bar's count and the axis' "1"
+             f'<rect x="{left}" y="0" width="{size}" height="{size}" fill="none" stroke="#ccc"/>',
+             f'<line x1="{left}" y1="{size}" x2="{left + size}" y2="0" stroke="#999" stroke-dasharray="4 3"/>']
+    for b in bins:
+        if not b["count"]:
+            continue
+        x, w = left + b["lo"] * size, (b["hi"] - b["lo"]) * size
+        h = b["accuracy"] * size
+        parts.append(f'<rect x="{x + 1:.1f}" y="{size - h:.1f}" width="{w - 2:.1f}" height="{h:.1f}" fill="{_COLORS[0]}" '
+                     f'opacity="0.8"><title>{b["lo"]:.1f}–{b["hi"]:.1f}：{b["count"]} 个答案，平均置信度 '
+                     f'{b["confidence"]:.3f}，实际正确率 {b["accuracy"]:.3f}</title></rect>')
+        parts.append(f'<circle cx="{left + b["confidence"] * size:.1f}" cy="{size - b["accuracy"] * size:.1f}" r="3" '
+                     f'fill="{_COLORS[3]}"/>')
+        parts.append(f'<text x="{x + w / 2:.1f}" y="{max(size - h - 3, 10):.1f}" class="val" text-anchor="middle">{b["count"]}</text>')
+    for t in (0, 0.5, 1):
+        parts.append(f'<text x="{left + t * size:.1f}" y="{size + 14}" class="val" text-anchor="middle">{t:g}</text>')
+        parts.append(f'<text x="{left - 4}" y="{size - t * size + 4:.1f}" class="val" text-anchor="end">{t:g}</text>')
+    parts.append(f'<text x="{left + size / 2}" y="{size + 32}" class="lbl" text-anchor="middle">置信度（点：档内平均）</text>')
+    return "".join(parts) + "</g></svg>"
+
+
+def _calibration_html(m: dict, mode: str) -> str:
+    bins = m.get("reliability")
+    if not bins:
+        return ""
+    e = html.escape
+    rows = "".join(f'<tr><td>{b["lo"]:.1f}–{b["hi"]:.1f}</td><td class="num">{b["count"]}</td>'
+                   f'<td class="num">{fmt(b["confidence"])}</td><td class="num">{fmt(b["accuracy"])}</td></tr>'
+                   for b in bins)
+    return (f'<h2>置信度校准（{e(mode)}，已给出的答案）</h2>'
+            f'<p>期望校准误差（ECE）：<b>{fmt(m.get("ece"))}</b>。柱高为每档实际正确率，虚线为完美校准。</p>'
+            f'{_reliability(m)}<table style="width:auto"><tr><th>置信度区间</th><th>答案数</th><th>平均置信度</th>'
+            f'<th>实际正确率</th></tr>{rows}</table>')
 
 
 def _bars(report: dict) -> str:
@@ -162,6 +217,7 @@ def page(report: dict) -> str:
 <h2>指标对比</h2>{_bars(report)}
 <table><tr><th>指标</th>{''.join(f'<th>{e(m)}</th>' for m in configs)}</tr>{rows}</table>
 <h2>延迟分布</h2>{_histogram(report)}
+{_calibration_html(report["configs"][main]["metrics"], main)}
 <h2>答错的问题（{e(main)}，{len(fails)} 题）</h2>
 <table><tr><th>id</th><th>问题</th><th>题型</th><th>期望</th><th>返回</th><th>命中名次</th><th>前几条引用</th></tr>
 {''.join(fails)}</table></body></html>"""

@@ -1,9 +1,18 @@
-"""Hybrid retrieval: dense (faiss) and BM25 candidates fused by reciprocal rank fusion.
+"""Hybrid retrieval: dense (faiss) and BM25 candidates, fused.
 
-    score(chunk) = Σ_retrievers  weight / (rrf_k + rank)
+The candidates are each retriever's best `candidates` chunks; every candidate is scored by both
+(its cosine and its BM25 score are exact even where it is not in that retriever's list), and
 
-RRF needs no score calibration between the two retrievers, which is why it is
-the default; the weights let an analyst lean on either.
+    minmax (default)  score = Σ_retrievers weight × (s − floor) / (s_best − floor), clipped at 0
+                      s_best: the retriever's best score; floor: 0 for BM25, and for the cosine
+                      the last score of its list
+    rrf               score = Σ_retrievers weight / (rrf_k + rank)
+
+Scaled scores keep how far apart two candidates are, which rank fusion throws away: on CMRC trial,
+the seed set and CMRC dev it scores about 2 points of hit@1 above the RRF it replaces
+(scripts/bench_fusion.py). In hybrid search the BM25 score is the body's plus `head_weight` times
+the heading field's (title and section path, qa/lexical.py), so a heading match counts for more
+than the same words in the body.
 """
 from __future__ import annotations
 
@@ -24,6 +33,7 @@ YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "bm25"]
+Fusion = Literal["minmax", "rrf"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,9 @@ class RetrievalParams:
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     mode: Mode = "hybrid"
+    fusion: Fusion = "minmax"
+    # BM25 of the heading field (title and section path) added to the body's, times this (hybrid only).
+    head_weight: float = 0.0
     hnsw_ef_search: int = 128
     # A question about 2025 prefers passages that say 2025: each year of the query
     # found in a candidate adds this weight at rank 1 to its fused score.
@@ -118,6 +131,25 @@ def rrf(ranked: list[tuple[np.ndarray, float]], rrf_k: int) -> dict[int, float]:
     return fused
 
 
+def minmax(scores: list[np.ndarray], tops: list[np.ndarray], weights: list[float],
+           floors: list[float | None]) -> np.ndarray:
+    """Fused scores of the candidates. `scores[i]` holds retriever i's score of each candidate and
+    `tops[i]` the scores of its own best list; each is scaled to 1 at that list's best and 0 at
+    `floors[i]` (None: the list's last score), lower scores clipped to 0, then weighted and
+    summed. A retriever that found nothing adds 0; one whose best is its floor gives 1 to that
+    score and 0 below."""
+    fused = np.zeros(len(scores[0]) if scores else 0, dtype=np.float64)
+    for s, top, w, floor in zip(scores, tops, weights, floors):
+        if not len(top) or not w:
+            continue
+        s = np.asarray(s, dtype=np.float64)
+        hi = float(np.max(top))
+        lo = float(np.min(top)) if floor is None else float(floor)
+        scaled = (s >= hi).astype(np.float64) if hi <= lo else np.clip((s - lo) / (hi - lo), 0.0, None)
+        fused += w * scaled
+    return fused
+
+
 def _boost(index, fused: dict[int, float], wanted: list[str], bonus: float, by_region: bool) -> None:
     """Add `bonus` for each wanted year (or region) a candidate bears."""
     if not wanted or not bonus:
@@ -143,9 +175,14 @@ def search(index, embedder, query: str, params: RetrievalParams, filters: Filter
         d_rows, d_scores = dense_search(index, qv, depth, mask, params.hnsw_ef_search)
     b_rows = np.zeros(0, dtype=np.int64)
     b_scores = np.zeros(0, dtype=np.float32)
+    b_all = None  # every row's BM25 score
     if params.mode in ("hybrid", "bm25") and index.lexical is not None:
-        weights = None if mask is None else mask.astype(np.float32)
-        b_rows, b_scores = index.lexical.search(text, depth, weights)
+        # The heading field weighs in hybrid search only: alone, without the cosine to temper it, it
+        # costs the seed set 2-11 points of hit@1 (weight 0.5-1, scripts/bench_fusion.py), so `bm25`
+        # stays plain BM25.
+        b_all = index.lexical.scores(text, params.head_weight if params.mode == "hybrid" else 0.0)
+        if b_all is not None:
+            b_rows, b_scores = index.lexical.top(b_all, depth, None if mask is None else mask.astype(np.float32))
 
     dense_at = {int(r): (i + 1, float(s)) for i, (r, s) in enumerate(zip(d_rows, d_scores))}
     bm25_at = {int(r): (i + 1, float(s)) for i, (r, s) in enumerate(zip(b_rows, b_scores))}
@@ -153,12 +190,22 @@ def search(index, embedder, query: str, params: RetrievalParams, filters: Filter
         fused = {r: s for r, (_, s) in dense_at.items()}
     elif params.mode == "bm25":
         fused = {r: s for r, (_, s) in bm25_at.items()}
-    else:
+    elif params.fusion == "rrf":
         fused = rrf([(d_rows, params.dense_weight), (b_rows, params.bm25_weight)], params.rrf_k)
+    else:
+        cand = np.union1d(d_rows, b_rows).astype(np.int64)
+        cos = index.vectors_of(cand) @ qv if len(cand) else np.zeros(0, dtype=np.float32)
+        bm = b_all[cand] if b_all is not None else np.zeros(len(cand), dtype=np.float32)
+        # BM25 has a natural zero (no query word), the cosine none (e5 rates unrelated text ~0.8):
+        # BM25 is scaled from 0, the cosine from the last score of its list.
+        fused = dict(zip(cand.tolist(), minmax([cos, bm], [d_scores, b_scores],
+                                               [params.dense_weight, params.bm25_weight], [None, 0.0]).tolist()))
 
     if params.mode == "hybrid":
-        _boost(index, fused, YEAR.findall(text), params.year_weight / (params.rrf_k + 1), by_region=False)
-        _boost(index, fused, regions(text), params.region_weight / (params.rrf_k + 1), by_region=True)
+        # The year and region votes weigh as a rank-1 vote of a retriever of weight 1.
+        vote = 1.0 / (params.rrf_k + 1) if params.fusion == "rrf" else 1.0
+        _boost(index, fused, YEAR.findall(text), params.year_weight * vote, by_region=False)
+        _boost(index, fused, regions(text), params.region_weight * vote, by_region=True)
 
     # Ties (same fused score) fall back to the dense rank, then row order, so results are stable.
     order = sorted(fused, key=lambda r: (-fused[r], dense_at.get(r, (10**9,))[0], r))[: params.k]

@@ -3,7 +3,7 @@
     segments/<name>/
       store.sqlite   its documents (metadata, original and cleaned text) and their chunks
       vectors.npy    one L2-normalised float32 row per chunk, in chunk order
-      lexical/       the chunks' words and BM25 postings (qa/lexical.py)
+      lexical/       the chunks' words and BM25 postings, lexical/head/ those of their headings (qa/lexical.py)
       dense.faiss    an HNSW graph over the vectors, when the index is HNSW (a flat index is
                      made from vectors.npy when the segment is loaded)
 
@@ -34,7 +34,7 @@ CREATE TABLE documents (
 CREATE TABLE chunks (
   row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE, doc_id TEXT, ordinal INTEGER, kind TEXT,
   section TEXT, text TEXT, search_text TEXT, start INTEGER, "end" INTEGER,
-  raw_start INTEGER, raw_end INTEGER, region TEXT
+  raw_start INTEGER, raw_end INTEGER, region TEXT, page INTEGER DEFAULT 0, sheet_row INTEGER DEFAULT 0
 );
 CREATE INDEX chunks_doc ON chunks(doc_id);
 """
@@ -99,7 +99,7 @@ class Segment:
         chunks, doc_ids = _reading("store.sqlite", lambda: (
             read_chunks(store), tuple(r[0] for r in _read(store, "SELECT doc_id FROM documents ORDER BY rowid"))))
         vectors = _reading("vectors.npy", lambda: np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False))
-        postings = _reading("lexical/", lambda: Postings.load(folder / "lexical"))
+        postings = _reading("lexical/", lambda: Postings.load(folder / "lexical", [c.search_text for c in chunks]))
         if (folder / "dense.faiss").exists():  # an HNSW graph, built when the segment was written
             dense = _reading("dense.faiss", lambda: faiss.read_index(str(folder / "dense.faiss")))
         else:
@@ -230,9 +230,9 @@ def write_store(path: Path, documents: list[Document], chunks: list[Chunk]) -> N
               d.raw_text, d.text, array("i", d.offsets).tobytes()) for d in documents],
         )
         con.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [(i, c.chunk_id, c.doc_id, c.ordinal, c.kind, c.section, c.text, c.search_text,
-              c.start, c.end, c.raw_start, c.raw_end, c.region) for i, c in enumerate(chunks)],
+              c.start, c.end, c.raw_start, c.raw_end, c.region, c.page, c.row) for i, c in enumerate(chunks)],
         )
         con.commit()
     finally:
@@ -248,9 +248,12 @@ def _read(path: Path, sql: str, args: tuple = ()) -> list[tuple]:
 
 
 def read_chunks(path: Path) -> list[Chunk]:
-    """The chunks in row order (row i is vector i)."""
+    """The chunks in row order (row i is vector i). A store written before chunks had pages has no
+    page or sheet_row column: its chunks read with page and row 0 (unknown)."""
+    columns = {r[1] for r in _read(path, "PRAGMA table_info(chunks)")}
+    where = ", ".join(c if c in columns else "0" for c in ("page", "sheet_row"))
     return [Chunk(*r) for r in _read(path, 'SELECT chunk_id, doc_id, ordinal, kind, section, text, search_text, '
-                                           'start, "end", raw_start, raw_end, region FROM chunks ORDER BY row')]
+                                           f'start, "end", raw_start, raw_end, region, {where} FROM chunks ORDER BY row')]
 
 
 def read_documents(path: Path, doc_ids: list[str] | None = None) -> list[Document]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import answer as answering
 from . import chunk as chunking
-from . import clean, lexical, load, metadata, trash
+from . import clean, lexical, load, metadata, originals, trash
 from .embed import QUERY_MIN_COSINE, Embedder
 from .errors import (
     DocumentNotFound,
@@ -31,7 +31,7 @@ from .errors import (
 )
 from .index import DocumentInfo, Index, live_version_name, writer_lock
 from .integrity import manifest_of, out_of_space
-from .respond import compose
+from .respond import Nearness, compose
 from .retrieve import Mode, RetrievalParams
 from .retrieve import search as retrieve_search
 from .rewrite import rewrite
@@ -210,21 +210,24 @@ class Service:
     # ----- ingest -----
 
     def ingest(self, paths: list[Path], replace: bool = False, rebuild: bool = False,
-               progress: bool = False, doc_ids: Mapping[str, str] | None = None) -> IngestReport:
+               progress: bool = False, doc_ids: Mapping[str, str] | None = None,
+               file_names: Mapping[str, str] | None = None) -> IngestReport:
         """Add or update documents from `paths`; `replace` drops documents not among them;
         `rebuild` ignores the existing index (and its vectors) entirely. `doc_ids` names documents
-        by file path where the file's own name is not the id (uploads are stored under generated names)."""
+        by file path where the file's own name is not the id (uploads are stored under generated names);
+        `file_names` gives, by path, the name the original file is kept under (default: its own)."""
         with writer_lock(self.settings.index_dir), out_of_space(self.settings.index_dir, "导入文档"):
-            return self._ingest(paths, replace, rebuild, progress, doc_ids or {})
+            return self._ingest(paths, replace, rebuild, progress, doc_ids or {}, file_names or {})
 
     def _ingest(self, paths: list[Path], replace: bool, rebuild: bool, progress: bool,
-                doc_ids: Mapping[str, str]) -> IngestReport:
+                doc_ids: Mapping[str, str], file_names: Mapping[str, str]) -> IngestReport:
         t0 = time.perf_counter()
-        files = load.find_files(paths)
+        skipped: list[LoadProblem] = []  # files in the folders given that are of no supported type
+        files = load.find_files(paths, skipped=skipped)
         raws, problems = load.load_files(files, load.LoadLimits.from_settings(self.settings))
         raws = [dataclasses.replace(r, doc_id=doc_ids[r.path]) if r.path in doc_ids and r.fmt != "jsonl" else r
                 for r in raws]
-        problems = list(problems)
+        problems = skipped + list(problems)
         # A rebuild re-reads the live version's documents too (uploads included, whatever model
         # built it) and re-chunks and re-embeds them all: it never reuses a vector.
         old, stale = (self._stored_index(), True) if rebuild else self._existing_index()
@@ -238,9 +241,13 @@ class Service:
             else:
                 batch[raw.doc_id] = raw
         sums = {d: checksum(r) for d, r in batch.items()}
+        # The file each document was read from (a JSONL file holds many documents: none is its original).
+        kept = {d: originals.identify(Path(r.path), file_names.get(r.path)) for d, r in batch.items() if r.fmt != "jsonl"}
         # A stale index (older chunker or tokenizer) re-reads everything; its vectors are reused
-        # wherever a chunk comes out the same.
-        unchanged = () if stale else tuple(d for d in batch if d in old_docs and old_docs[d].checksum == sums[d])
+        # wherever a chunk comes out the same. A document whose original is not the one kept (an
+        # index older than originals) is re-read too: its chunks come out the same, nothing is embedded.
+        unchanged = () if stale else tuple(d for d in batch if d in old_docs and old_docs[d].checksum == sums[d]
+                                           and (d not in kept or _original_of(old_docs[d]) == kept[d]))
         changed: dict[str, Document] = {}
         fresh: dict[str, list[Chunk]] = {}  # the changed documents' chunks, cut beside their cleaning
         todo = [raw for doc_id, raw in batch.items() if doc_id not in unchanged]
@@ -248,6 +255,9 @@ class Service:
             if error is not None:
                 problems.append(LoadProblem(raw.path, *error))
             else:
+                if (original := kept.get(raw.doc_id)) is not None:
+                    originals.keep(self.settings.index_dir, Path(raw.path), original)
+                    doc = dataclasses.replace(doc, original_sha256=original.sha256, original_name=original.name)
                 changed[raw.doc_id], fresh[raw.doc_id] = doc, chunks
         added = tuple(d for d in changed if d not in old_docs)
         updated = tuple(d for d in changed if d in old_docs)
@@ -452,7 +462,8 @@ class Service:
     def params(self, k: int | None = None, mode: Mode | None = None) -> RetrievalParams:
         s = self.settings
         return RetrievalParams(k=k or s.top_k, candidates=s.candidates, rrf_k=s.rrf_k,
-                               dense_weight=s.dense_weight, bm25_weight=s.bm25_weight,
+                               dense_weight=s.dense_weight, bm25_weight=s.bm25_weight, fusion=s.fusion,
+                               head_weight=s.head_weight,
                                mode=mode or "hybrid", hnsw_ef_search=s.hnsw_ef_search, year_weight=s.year_weight,
                                region_weight=s.region_weight)
 
@@ -527,11 +538,13 @@ class Service:
         idf = lex.idf if lex is not None else (lambda word: 1.0)
         # Answers come from the same passages whatever `k` is: what staff see is what evaluation scores.
         choice = answering.choose(rewritten, hits[: self.settings.answer_passages], index.docs, answering.RefusalParams(
-            self.settings.min_coverage, self.settings.weak_coverage, self.settings.min_dense), idf=idf)
+            self.settings.min_coverage, self.settings.weak_coverage, self.settings.min_dense,
+            self.settings.min_confidence), idf=idf, split=rewritten == question)
         t3 = time.perf_counter()
         timings = {"rewrite": round((t1 - t0) * 1000, 1), "retrieve": round((t2 - t_resumed) * 1000, 1),
                    "answer": round((t3 - t2) * 1000, 1)}
-        yield Answered(compose(question, rewritten, hits, choice, index.docs, k, timings), hits)
+        near = Nearness(self.settings.min_dense - self.settings.near_margin, self.settings.weak_coverage)
+        yield Answered(compose(question, rewritten, hits, choice, index.docs, k, timings, idf, near), hits)
 
     def idf(self, word: str) -> float:
         lex = self.index.lexical
@@ -539,6 +552,10 @@ class Service:
 
     def documents(self) -> list[DocumentInfo]:
         return list(self.index.docs.values())
+
+
+def _original_of(info: DocumentInfo) -> originals.Original:
+    return originals.Original(info.original_sha256, info.original_name)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -130,10 +130,19 @@ class Settings(BaseSettings):
     hnsw_ef_search: int = Field(128, ge=8)
 
     top_k: int = Field(5, ge=1, le=100)
-    # Reciprocal rank fusion: score = Σ weight / (rrf_k + rank).
+    # Fusion of the dense and BM25 retrievers (qa/retrieve.py): "minmax" sums each one's score scaled
+    # to its best (BM25 from 0, the cosine from its last candidate), times its weight; "rrf" sums
+    # weight / (rrf_k + rank). Chosen and weighted on CMRC trial + the seed set by
+    # scripts/bench_fusion.py (RRF's best there: bm25_weight 2, rrf_k 5-10).
+    fusion: Literal["minmax", "rrf"] = "minmax"
     rrf_k: int = Field(10, ge=1)
     dense_weight: float = Field(1.0, ge=0)
-    bm25_weight: float = Field(2.0, ge=0)
+    bm25_weight: float = Field(1.5, ge=0)
+    # BM25 of the heading field (document title and section path) added to the body's, times this,
+    # in hybrid search: a heading match counts for more than the same words in the text. 1 scores
+    # one seed question more at hit@1 but answers fewer, and puts 总体目标 above the table row of
+    # "2025年市场主体目标是多少" (README, "Fusion").
+    head_weight: float = Field(0.5, ge=0)
     # How many candidates each retriever contributes before fusion.
     candidates: int = Field(50, ge=1, le=1000)
     # Weight of a query year found in a passage, as a fusion vote at rank 1.
@@ -153,6 +162,13 @@ class Settings(BaseSettings):
     min_coverage: float = Field(0.2, ge=0, le=1)
     weak_coverage: float = Field(0.45, ge=0, le=1)
     min_dense: float = Field(0.905, ge=-1, le=1)
+    # A refused answer whose nearest passage has a cosine ≥ min_dense − near_margin is shown as
+    # "未能确定答案，以下片段最相关" with each card's best sentence marked (`qa.respond.Nearness`).
+    near_margin: float = Field(0.025, ge=0, le=2)
+    # An answer whose calibrated confidence is below this is not shown as found (reason "unsure").
+    # Unset: the threshold fitted with the calibration by scripts/calibrate_confidence.py
+    # (qa/data/calibration.json); 0 withholds none.
+    min_confidence: float | None = Field(None, ge=0, le=1)
 
     @property
     def embed_identity(self) -> str:
@@ -205,6 +221,19 @@ class Settings(BaseSettings):
     max_inflated_bytes: int = Field(50 * 1024 * 1024, ge=1)
     max_document_chars: int = Field(5_000_000, ge=1)
     max_seconds_per_file: float = Field(300.0, ge=0)
+    # .doc and .wps are read through LibreOffice (qa/formats/office.py): the program (a name on PATH or a
+    # path), and the seconds one conversion may take before it is killed and the file skipped.
+    soffice: str = "soffice"
+    convert_timeout: float = Field(60.0, gt=0)
+    # Scans (images, PDF pages with no text layer) are read by OCR (qa/formats/ocr.py): at most this many
+    # pages per document (a longer scan is refused before any page is read; a page takes ~4 s on the
+    # 2-core machine, and max_seconds_per_file still bounds the whole file, so raise both together); the
+    # resolution a PDF page is rendered at; and the mean recognition confidence below which the ingest
+    # report warns the text may be misread (a clean 150 dpi page reads at ~0.98; one at ~0.9 has about
+    # one character in ten wrong).
+    ocr_max_pages: int = Field(50, ge=1)
+    ocr_dpi: int = Field(150, ge=72, le=400)
+    ocr_min_confidence: float = Field(0.9, ge=0, le=1)
     # Wrong keys per client address per minute before that address is refused (429) for the rest of
     # the window, whatever it presents: key guessing is throttled. 0 turns the limit off.
     auth_failures_per_minute: int = Field(10, ge=0)

@@ -22,7 +22,7 @@ _LEAD = re.compile(r"^(?:请问|那么|那)\s*")
 _TAIL = re.compile(r"[呢吗啊呀]?\s*[？?。！!]*$")
 # Words that stand between the restated part and the answer without being part of the answer.
 _EDGE_LEFT = "是为在于由被叫称作成了的和与及、，,：: "
-_EDGE_RIGHT = "的是了，,。；;：: "
+_EDGE_RIGHT = "的是了则也都就才又便亦，,。；;：: "
 # Words that open the answer's clause without being the answer: a verb of place, "一名", a parenthesis
 # right after the subject ("蒙泰罗（Tiago…，1976年生）是一名葡萄牙赛车手").
 _LEAD_WORDS = re.compile(r"位于|设于|坐落于|地处|一[名个位座种家所部本条项位只]|[（(][^）)]*[）)]")
@@ -61,6 +61,12 @@ def _tagger():
     return jieba.posseg.POSTokenizer(_jieba())
 
 
+@lru_cache(maxsize=4096)
+def tags(text: str) -> tuple[tuple[str, str], ...]:
+    """(word, part-of-speech flag) for each word of `text` (nr person, ns place, nt organisation …)."""
+    return tuple((w.word, w.flag) for w in _tagger().cut(text))
+
+
 def _head_noun(wh: str, right: str) -> str:
     """The noun a determiner question word stands before ("哪个部门的…" → "部门"), or ""."""
     if wh not in _DETERMINERS or not right:
@@ -97,14 +103,16 @@ def _clause_before(sentence: str, at: int) -> tuple[int, int] | None:
 
 
 @lru_cache(maxsize=1024)  # worked out once per question, then lined up with every sentence
-def _asked(question: str) -> tuple[str, str, str, bool] | None:
+def _asked(question: str) -> tuple[str, str, str, bool, bool] | None:
     parts = _parts(question)
     if parts is None:
         return None
     left, wh, right = parts
     # "…的官方名称是什么": the sentence may say 为 where the question says 是; the answer carries no 的
+    # "哪国的哲学家" asks for the country: a head noun after 的 is what the answer modifies, not part of it
+    owned = right.startswith("的")
     left, right = left.rstrip("是为的了过"), right.lstrip("的是")
-    return left, right, _head_noun(wh, right), wh in ("几", "多少")
+    return left, right, "" if owned else _head_noun(wh, right), wh in ("几", "多少"), wh in ("哪位", "谁", "什么人")
 
 
 def slot(question: str, sentence: str) -> Slot | None:
@@ -112,7 +120,7 @@ def slot(question: str, sentence: str) -> Slot | None:
     asked = _asked(question)
     if asked is None:
         return None
-    left, right, head, counted = asked
+    left, right, head, counted, person = asked
     l_end, l_len = _suffix_run(left, sentence) if len(left) >= MIN_RUN else (-1, 0)
     r_start, r_len = _prefix_run(right, sentence, max(l_end, 0)) if len(right) >= MIN_RUN else (-1, 0)
     if head and len(right) - len(head) >= MIN_RUN:
@@ -129,7 +137,8 @@ def slot(question: str, sentence: str) -> Slot | None:
         elif counted and r_len <= 4:  # "实现了几证合一" ↔ "实现三十四证合一": the count and what it counts
             end = r_start + r_len
     elif l_len and r_len:  # "成立了什么知识产权机构" ↔ "成立知识产权仲裁院": the answer starts at its kind
-        start = r_start
+        # … but a person's title is not their name: "从师于哪位漫画家" ↔ "从师于漫画家某某" → 某某
+        start = r_start + r_len if person and head else r_start
         brk = _CLAUSE.search(sentence, start + 1)
         end = brk.start() if brk else len(sentence)
     elif l_len and sentence[l_end - 1] == "”" and "“" in sentence[l_end - l_len:l_end] and \

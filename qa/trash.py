@@ -6,7 +6,8 @@ vectors, so it can be put back without re-embedding. Only those documents are ke
 whole index copy.
 
     index/default/trash/20261122T101500-3f2a1b2c/
-      entry.json     when, why, the version it came from, the model, the documents
+      entry.json     when, why, the version it came from, the model, the documents (with their
+                     originals' sha256 and name: the original files stay in originals/)
       store.sqlite   the documents (original and cleaned text, metadata) and their chunks
       vectors.npy    the chunks' vectors, in chunk order (absent when they could not be read)
 
@@ -22,7 +23,7 @@ import re
 import shutil
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,9 @@ def put(index_dir: Path, version: Path, doc_ids: list[str], reason: str) -> str 
     if not documents:
         return None
     manifest = manifest_of(version)[0] or {}
+    # The store keeps no record of originals; the manifest does, and the entry keeps it, so a restored
+    # document finds its original again (originals are never deleted while an entry refers to them).
+    kept = {d.get("doc_id"): d for d in manifest.get("documents", ()) if isinstance(d, dict)}
     now = time.time()
     digest = hashlib.sha256("\n".join(f"{d.doc_id}\t{d.checksum}" for d in documents).encode())
     digest.update(str(time.time_ns()).encode())
@@ -72,7 +76,9 @@ def put(index_dir: Path, version: Path, doc_ids: list[str], reason: str) -> str 
     entry = {"trash_id": trash_id, "deleted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)),
              "deleted_ts": now, "reason": reason, "version": version.name, "model": manifest.get("model", {}),
              "chunker": manifest.get("chunker", {}),
-             "documents": [{"doc_id": d.doc_id, "title": d.title, "checksum": d.checksum} for d in documents]}
+             "documents": [{"doc_id": d.doc_id, "title": d.title, "checksum": d.checksum,
+                            "original_sha256": kept.get(d.doc_id, {}).get("original_sha256", ""),
+                            "original_name": kept.get(d.doc_id, {}).get("original_name", "")} for d in documents]}
     trash = folder_of(index_dir)
     tmp = trash / f".tmp-{trash_id}"
     try:
@@ -111,7 +117,10 @@ def read(index_dir: Path, trash_id: str) -> tuple[dict, list[Document], list[Chu
     entry = _entry_json(folder) if _ID.match(trash_id) and folder.is_dir() else None
     if entry is None:
         raise TrashNotFound(f"回收站中没有条目 {trash_id!r}（`qa trash` 列出现有条目）")
-    documents = read_documents(folder / "store.sqlite")
+    kept = {d.get("doc_id"): d for d in entry.get("documents", ()) if isinstance(d, dict)}
+    documents = [replace(d, original_sha256=str(kept.get(d.doc_id, {}).get("original_sha256") or ""),
+                         original_name=str(kept.get(d.doc_id, {}).get("original_name") or ""))
+                 for d in read_documents(folder / "store.sqlite")]
     chunks = read_chunks(folder / "store.sqlite")
     vectors = None
     if (folder / "vectors.npy").exists():

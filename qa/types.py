@@ -45,6 +45,10 @@ class Document:
     raw_text: str
     text: str
     offsets: tuple[int, ...]
+    # The file it was read from, kept in `<index>/originals/` (qa/originals.py): its sha256 and the
+    # name it was uploaded or ingested under; "" when none was kept (a JSONL line, an older index).
+    original_sha256: str = ""
+    original_name: str = ""
 
     def raw_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) span of the cleaned text to the raw text."""
@@ -76,6 +80,10 @@ class Chunk:
     raw_start: int
     raw_end: int
     region: str
+    # Where the chunk sits in a paged or tabular original: the page it starts on (1-based; for a
+    # spreadsheet, its sheet), and a spreadsheet row's own row number. 0: unknown or not applicable.
+    page: int = 0
+    row: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,6 +160,8 @@ class Citation:
     highlight: tuple[tuple[int, int], ...]  # [start, end) spans of `text` that hold the answer
     doc_offsets: tuple[int, int]  # the chunk's span in the original document text
     score: float
+    page: int = 0  # the page (a spreadsheet: sheet) the passage starts on; 0 when unknown
+    location: str = ""  # said to people: "第3页", "工作表“指标”第12行"; "" when unknown
 
 
 @dataclass(frozen=True)
@@ -168,3 +178,10 @@ class Answer:
     # The kind of span that answered (number, table_cell, date, name, slot, list, block, sentence);
     # "" when nothing was found.
     extractor: str = ""
+    # "found"; "unsure" when the answer was refused but the nearest passages are close (each cited
+    # with its best sentence highlighted); "not_found". Left empty, it follows `found`.
+    status: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            object.__setattr__(self, "status", "found" if self.found else "not_found")

@@ -292,6 +292,17 @@ def app_client(service: Service, **overrides) -> TestClient:
     return TestClient(create_app(settings, service=service))
 
 
+@pytest.fixture()
+def writable(tmp_path, corpus_service, embedder):
+    """A client over a private copy of the corpus index (for tests that write)."""
+    from qa.service import Service
+
+    settings = corpus_service.settings.model_copy(update={"index_dir": copy_index(corpus_service, tmp_path / "kb")})
+    with app_client(Service(settings, embedder=embedder)) as c:
+        wait_ready(c)
+        yield c
+
+
 @pytest.fixture(scope="module")
 def client(corpus_service):
     """`TestClient(create_app(...))`, read-only: shares the session's corpus service."""

@@ -30,15 +30,6 @@ from qa.service import Service
 Q2025 = "2025年市场主体目标是多少？"
 
 
-@pytest.fixture()
-def writable(tmp_path, corpus_service, embedder):
-    """A client over a private copy of the corpus index."""
-    settings = corpus_service.settings.model_copy(update={"index_dir": copy_index(corpus_service, tmp_path / "kb")})
-    with app_client(Service(settings, embedder=embedder)) as c:
-        wait_ready(c)
-        yield c
-
-
 def ask(client, question, **body):
     return client.post("/api/v1/ask", json={"question": question, **body}, headers=READER)
 
@@ -355,6 +346,31 @@ def test_chat_streams_rewritten_citations_answer_done(client):
     assert done == expected
 
 
+def test_ask_says_whether_an_answer_was_found_unsure_or_not_found(client):
+    found = ask(client, Q2025).json()
+    assert (found["found"], found["status"]) == (True, "found")
+    # Refused, but the passage that says "督促全市1452家药店开门营业" is close: each card marks its best sentence.
+    unsure = ask(client, "疫情期间株洲让多少家药房照常营业").json()
+    assert (unsure["found"], unsure["status"], unsure["answer"]) == (False, "unsure", "未能确定答案，以下片段最相关：")
+    assert unsure["citations"] and all(len(c["highlight"]) == 1 for c in unsure["citations"])
+    absent = ask(client, "火星上的市场主体有多少？").json()
+    assert (absent["found"], absent["status"]) == (False, "not_found")
+    assert absent["citations"] and all(c["highlight"] == [] for c in absent["citations"])
+
+
+def test_chat_events_carry_the_answer_status(client):
+    r = client.post("/api/v1/chat", json={"question": "疫情期间株洲让多少家药房照常营业"}, headers=READER)
+    events = dict(parse_sse(r.text))
+    assert events["citations"]["status"] == events["answer"]["status"] == events["done"]["status"] == "unsure"
+
+
+def test_openapi_documents_the_answer_status(client):
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["AnswerOut"]
+    status = schema["properties"]["status"]
+    assert status["enum"] == ["found", "unsure", "not_found"] and "未能确定答案" in status["description"]
+    assert {e["status"] for e in schema["examples"]} == {"found", "unsure"}
+
+
 def test_chat_with_an_empty_question_is_refused_before_streaming(client):
     r = client.post("/api/v1/chat", json={"question": ""}, headers=READER)
     assert r.status_code == 422 and error_of(r)["code"] == "invalid_argument"
@@ -423,9 +439,9 @@ def test_a_document_whose_id_holds_a_slash_can_be_read_and_deleted(writable):
     assert writable.delete("/api/v1/documents/2026/通知", headers=ADMIN).json()["removed"] == ["2026/通知"]
 
 
-def test_upload_of_an_unsupported_type_returns_415_and_stores_nothing(writable):
+def test_upload_with_no_supported_file_returns_415_and_stores_nothing(writable):
     index_dir = writable.app.state.runtime.settings.index_dir
-    r = upload(writable, [("好的.txt", "文字".encode()), ("病毒.exe", b"MZ\x90\x00")])
+    r = upload(writable, [("病毒.exe", b"MZ\x90\x00")])
     assert r.status_code == 415 and "病毒.exe" in error_of(r)["message"]
     assert not any((index_dir / "uploads").iterdir())
 

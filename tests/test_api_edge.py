@@ -129,11 +129,13 @@ def test_one_file_too_many_stops_the_upload(small_limits):
     assert not any((index_dir / "uploads").glob("*/*"))
 
 
-def test_a_file_of_a_refused_type_stops_the_upload(small_limits):
+def test_a_file_of_a_refused_type_is_left_out_and_the_good_one_kept(small_limits):
     client, index_dir = small_limits
     r = upload(client, [("a.txt", "通报。".encode()), ("b.exe", b"MZ")])
-    assert r.status_code == 415 and "b.exe" in error_of(r)["message"]
-    assert not any((index_dir / "uploads").glob("*/*"))
+    assert r.status_code == 202
+    assert [x["name"] for x in r.json()["rejected"]] == ["b.exe"]
+    stored = list((index_dir / "uploads").glob("*/*"))  # kept under a name of its own, with its type
+    assert len(stored) == 1 and stored[0].suffix == ".txt" and stored[0].read_bytes() == "通报。".encode()
 
 
 def test_a_reader_key_cannot_upload(small_limits):

@@ -177,6 +177,58 @@ def test_unanswerable_question_shows_not_found_with_nearest_passages(ui):
     ui.shot("not-found")
 
 
+def test_unsure_answer_shows_most_relevant_passages_centred_on_their_best_sentence(ui):
+    # Refused (no span near "药房…多少家"), but the passage saying "督促全市1452家药店开门营业" is close.
+    question = "疫情期间株洲让多少家药房照常营业"
+    api = httpx.post(f"{ui.url}/api/v1/ask", headers=READER, json={"question": question}).json()
+    assert api["status"] == "unsure"
+    ui.open()
+    turn = ui.ask(question)
+    expect(turn.locator(".answer.unsure")).to_contain_text("未能确定答案，以下片段最相关")
+    expect(turn.locator(".sources.unsure .sources-title")).to_contain_text("最相关的片段")
+    cards = turn.locator(".sources.unsure .cite-card:visible")
+    expect(cards).to_have_count(3)
+    expect(cards.first.locator("mark.hl")).to_contain_text("1452家药店开门营业")
+    for card in cards.all():
+        expect(card.locator("mark.hl")).to_have_count(1)
+        expect(card.locator("mark.hl")).to_be_visible()
+    # Each excerpt is centred on its sentence: as much text before it as after, unless a side is the
+    # passage's own start or end (no "…" there).
+    for text, sentence in turn.locator(".sources.unsure .passage").evaluate_all(
+            "ps => ps.map(p => [p.textContent, p.querySelector('mark.hl').textContent])"):
+        at = text.index(sentence)
+        before, after = text[:at], text[at + len(sentence):]
+        if before.startswith("…") and after.endswith("…"):
+            assert abs(len(before) - len(after)) <= 2, (before, sentence, after)
+    expect(turn.get_by_role("button", name="复制答案")).to_have_count(0)
+    ui.shot("unsure")
+
+
+def test_found_answer_labels_cards_from_other_documents_and_shows_each_passage_once(ui):
+    question = "疫情期间湖南指导多少家重点防疫用品生产企业快速通过应急审批"
+    api = httpx.post(f"{ui.url}/api/v1/ask", headers=READER, json={"question": question}).json()
+    answer_doc = api["citations"][0]["doc_id"]
+    foreign = [c for c in api["citations"] if c["doc_id"] != answer_doc]
+    assert api["status"] == "found" and foreign and api["others"]
+    ui.open()
+    turn = ui.ask(question)
+    expect(turn.locator(".key-figure")).to_have_text("400多家")
+    cited = turn.locator(".sources:not(.others) .cite-card")
+    expect(cited).to_have_count(len(api["citations"]))
+    # Every card names its document; those not the answer's say they come from another one.
+    for card, c in zip(cited.all(), api["citations"]):
+        expect(card.locator(".cite-title")).to_have_text(c["title"])
+        expect(card.locator(".tag.other-doc")).to_have_count(0 if c["doc_id"] == answer_doc else 1)
+    expect(cited.first.locator("mark.hl")).to_contain_text("400多家")
+    expect(turn.locator(".sources:not(.others) mark.hl")).to_have_count(cited.first.locator("mark.hl").count())
+    others = turn.locator(".sources.others .cite-card")
+    expect(others).to_have_count(len(api["others"]))
+    cited_titles = {c["title"] for c in api["citations"]}
+    assert not cited_titles & {o["title"] for o in api["others"]}
+    cited.locator(".tag.other-doc").first.scroll_into_view_if_needed()
+    ui.shot("found-several-documents")
+
+
 def test_admin_uploads_a_document_and_chat_answers_from_it(ui, tmp_path):
     doc = tmp_path / f"宠物医院情况-{ui.width}.txt"
     doc.write_text(f"某区2026年宠物医疗服务发展情况（{ui.width}）\n\n"
@@ -336,3 +388,67 @@ def test_static_files_name_no_external_host():
     allowed = {"http://www.w3.org/2000/svg", "http://SERVICE/static/widget.js"}
     found = {m for f in STATIC.iterdir() for m in re.findall(r"https?://[^\s\"'`)<>]+", f.read_text(encoding="utf-8"))}
     assert found <= allowed
+
+
+def test_viewer_shows_cleaned_text_with_a_switch_to_the_extracted_text(ui):
+    ui.open()
+    turn = ui.ask("湖南查扣非法口罩多少只")
+    expect(turn.locator(".key-figure")).to_have_text("734萬只")
+    turn.locator(".cite-card").first.click()
+    viewer = ui.page.locator("#viewer")
+    body = viewer.locator("#viewer-body")
+    expect(body.locator("mark.support", has_text="734萬只")).to_be_in_viewport()
+    switch = viewer.get_by_role("switch", name="按提取原文显示")
+    expect(switch).not_to_be_checked()
+    expect(body).to_contain_text("市場監管局")  # cleaned: the pinyin glosses (監(jiān)管) are gone
+    expect(body).not_to_contain_text("(jiān)")
+    ui.shot("viewer-cleaned")
+    switch.check()
+    expect(body).to_contain_text("監(jiān)管")  # as extracted from the file
+    expect(body.locator("mark.support", has_text="734萬只")).to_be_in_viewport()
+    expect(body.locator("mark.cited").first).to_be_visible()
+    ui.shot("viewer-extracted")
+    switch.uncheck()
+    expect(body).not_to_contain_text("(jiān)")
+    expect(body.locator("mark.support", has_text="734萬只")).to_be_visible()
+
+
+def test_viewer_downloads_the_original_with_the_key(ui, tmp_path, live_server):
+    import docx  # noqa: PLC0415 - only this test builds a Word file
+
+    title = f"关于开展2026年计量检定工作的通知 {ui.width}"
+    path = tmp_path / f"计量检定通知-{ui.width}.docx"
+    document = docx.Document()
+    document.add_paragraph(title)
+    document.add_paragraph("2026年全市共免费检定农贸市场电子秤4816台。")
+    document.save(path)
+    upload(live_server, path)
+    ui.open(ADMIN_KEY, "#admin")
+    ui.page.get_by_role("button", name=f"查看《{title}》").click()
+    link = ui.page.locator("#viewer-original").get_by_role("link", name="下载原件")
+    expect(link).to_be_visible()
+    expect(ui.page.locator("#viewer-original")).not_to_contain_text("打开原件")  # a .docx is not shown in the browser
+    with ui.page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == path.name
+    assert Path(download.value.path()).read_bytes() == path.read_bytes()
+
+
+def test_upload_picker_and_drop_zone_take_only_the_accepted_types(ui, tmp_path):
+    good = tmp_path / f"药店登记-{ui.width}.txt"
+    good.write_text(f"药店登记情况（{ui.width}）\n\n2026年本区新设药店31家。\n", encoding="utf-8")
+    bad = tmp_path / f"病毒-{ui.width}.exe"
+    bad.write_bytes(b"MZ")
+    ui.open(ADMIN_KEY, "#admin")
+    expect(ui.page.locator("#docs tbody tr").first).to_be_visible()
+    types = httpx.get(f"{ui.url}/api/v1/documents", headers=READER).json()["upload_types"]
+    expect(ui.page.locator("#upload-input")).to_have_attribute("accept", ",".join(types))
+    ui.page.locator("#upload-input").set_input_files([good, bad])
+    chosen = ui.page.locator("#chosen")
+    expect(chosen.locator("li.refused")).to_contain_text("不支持的文件类型 .exe")
+    ui.page.get_by_role("button", name="上传并导入").click()
+    status = ui.page.locator("#upload-status")
+    expect(status).to_contain_text("1 个文件未导入", timeout=INGEST_MS)
+    expect(status.locator(".st-added")).to_contain_text(good.name)
+    expect(status.locator(".st-rejected")).to_contain_text(bad.name)
+    ui.shot("admin-batch-results")

@@ -64,3 +64,11 @@ def test_separator_lines_of_question_marks_are_removed():
 
 def test_normalised_form_is_simplified_and_half_width():
     assert normalize("國家市場監督管理總局６５０萬戶") == "国家市场监督管理总局650万户"
+
+
+def test_a_glued_headline_stays_in_the_cleaned_text_the_viewer_shows():
+    # Only the chunker keeps the headline out of answers; the document as published keeps it.
+    raw = "分享\n关于开展食品安全监督抽检工作的通知 各区市场监管局：为做好抽检工作，现将有关事项通知如下。"
+    cleaned = clean(raw)
+    assert cleaned.text == raw.removeprefix("分享\n")
+    assert [raw[o] for o in cleaned.offsets] == list(cleaned.text)

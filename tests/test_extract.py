@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer import _numbers, classify
+from qa.extract import classify
+from qa.extract.number import quantities as _numbers
 from qa.slots import slot
 from qa.textnorm import normalize
 
@@ -14,13 +15,18 @@ from qa.textnorm import normalize
     ("平均办理时间是多少天", "number"),  # "时间是" no longer makes it a date question
     ("实施方案包括多少项措施", "number"),  # "包括" no longer makes it a list question
     ("该园区一共有几家企业入驻？", "number"),
-    ("该公园位于什么地方？", "entity"),
-    ("首届博览会在哪个城市举办？", "entity"),
+    ("该公园位于什么地方？", "where"),
+    ("首届博览会在哪个城市举办？", "where"),
     ("该规定由哪个部门负责解释？", "entity"),
-    ("为什么要推行信用监管？", "sentence"),  # 为什么 holds 什么, but asks for a reason
-    ("如何提升抽检合格率？", "sentence"),
+    ("这种植物的学名是什么？", "entity"),
+    ("为什么要推行信用监管？", "reason"),  # 为什么 holds 什么, but asks for a reason
+    ("如何提升抽检合格率？", "method"),
+    ("该市采取了哪些措施稳定物价？", "method"),  # measures, not an enumeration of names
+    ("新规对小微企业有什么意义？", "sentence"),
+    ("个体工商户是否需要年报？", "yes_no"),
     ("该机构的负责人是谁？", "who"),
     ("条例什么时候施行？", "when"),
+    ("这座塔建于哪个世纪？", "when"),
     ("专项行动包括哪些内容？", "list"),
 ])
 def test_a_question_is_classified_by_what_it_asks(question, kind):
@@ -105,3 +111,106 @@ def test_a_count_in_words_is_answered_with_what_it_counts():
     sentence = "该省商事制度改革实现“二十六证合一”，企业开办时间大幅压缩。"
     found = slot(normalize("该省商事制度改革实现了几证合一？"), normalize(sentence))
     assert found is not None and sentence[found.start:found.end] == "二十六证合一"
+
+
+# ---------------------------------------------------------------- one table per extractor kind
+# Each row: question, passage, the span the extractor of the question's kind must give first.
+# Passages are written for the test; none comes from the shipped corpus.
+
+def _best(question: str, text: str) -> str:
+    from qa.extract import candidates
+
+    cands = candidates(question, classify(question), [_hit(text)], {})
+    return max(cands, key=lambda c: c.score).answer
+
+
+@pytest.mark.parametrize("question,text,answer", [
+    # definition: the sentence that says what X is, from X on
+    ("什么是信用修复？", "近年来各地探索新做法。信用修复是指失信主体纠正失信行为后申请移出名单的制度。",
+     "信用修复是指失信主体纠正失信行为后申请移出名单的制度"),
+    ("网格化监管是什么？", "所谓网格化监管（又称格子化管理），是把辖区划成若干网格分片负责的方式。本市已全面推行。",
+     "网格化监管（又称格子化管理），是把辖区划成若干网格分片负责的方式"),
+    # where: a place name fills the slot before any other phrase
+    ("首届博览会在哪个城市举办？", "首届博览会在青岛举办，吸引了众多客商。", "青岛"),
+    # number: figures in words, the unit the question names, the unit a 多高 question implies
+    ("全市有多少家药店坚持营业？", "疫情期间，全市有一千二百零六家药店坚持营业。", "一千二百零六家"),
+    ("这种树的叶片约长多少公分？", "这种树的叶片约长12公分，宽约5公分。", "12公分"),
+    ("这座塔有多高？", "塔身共13层，高约96米，是当地地标。", "96米"),
+    # when: a period is one answer; centuries and dates in words are dates
+    ("这部动画是何时播出的？", "这部动画于2001年4月2日至2002年3月25日在电视台播出。", "2001年4月2日至2002年3月25日"),
+    ("这座石桥建于什么年代？", "这座石桥建于18世纪末，至今保存完好。", "18世纪末"),
+    ("双方代表什么时候互换批准书？", "双方代表于一九六一年九月十日互换批准书。", "一九六一年九月十日"),
+    # who: a title is not the name; "哪国的" asks for the country, not the noun after it
+    ("他师从哪位画家？", "他早年师从画家陈某某，擅长山水。", "陈某某"),
+    ("这位作曲家是哪国的音乐家？", "这位作曲家是奥地利音乐家，一生创作了大量作品。", "奥地利"),
+    # reason: the clause that gives it
+    ("为什么要推行告知承诺制？", "推行告知承诺制，是为了减少证明材料、方便企业办事。各地已陆续实施。",
+     "是为了减少证明材料、方便企业办事"),
+    # method: the enumerated block after its lead-in
+    ("该局如何提升抽检效率？", "该局从三方面提升抽检效率：一是统筹抽检计划；二是推行快检设备；三是公开抽检结果。全年抽检两千批次。",
+     "该局从三方面提升抽检效率：一是统筹抽检计划；二是推行快检设备；三是公开抽检结果。"),
+    # yes/no: the sentence that states or denies it, as evidence
+    ("个体工商户是否需要报送年度报告？", "个体工商户每年都要更新信息。个体工商户应当于每年6月30日前报送年度报告。",
+     "个体工商户应当于每年6月30日前报送年度报告。"),
+])
+def test_each_kind_of_question_gets_its_own_span(question, text, answer):
+    assert _best(question, text) == answer
+
+
+@pytest.mark.parametrize("question,asks", [
+    ("2020年全省查办各类案件多少件，罚没多少钱？", ["2020年全省查办各类案件多少件", "罚没多少钱"]),
+    ("谁主持会议，会议在哪里召开？", ["谁主持会议", "会议在哪里召开"]),
+    ("截至2020年底，市场主体有多少户？", ["截至2020年底，市场主体有多少户？"]),  # one ask after a time phrase
+    ("该市有多少家药房照常营业", ["该市有多少家药房照常营业"]),
+])
+def test_a_question_with_two_asks_is_split_into_them(question, asks):
+    from qa.asks import split_asks
+
+    assert split_asks(question) == asks
+
+
+def test_both_asks_are_answered_from_the_passage():
+    from qa.answer import choose
+
+    text = "2020年，全省共查办各类案件3.2万件，罚没金额5.6亿元，移送司法机关120件。"
+    choice = choose("2020年全省查办各类案件多少件，罚没多少钱？", [_hit(text)], {})
+    assert choice.candidate.answer == "3.2万件；5.6亿元"
+    assert len(choice.candidate.spans) == 2
+
+
+@pytest.mark.parametrize("text,figures", [
+    ("实现三十四证合一", "实现34证合一"),
+    ("全市一千四百五十二家药房", "全市1452家药房"),
+    ("新增十二万户", "新增12万户"),  # a magnitude word stays, as in "12万户"
+    ("二〇二〇年", "2020年"),
+    ("统一标准，一是加强监管", "统一标准，一是加强监管"),  # not numbers
+    ("十一五规划", "十一五规划"),
+])
+def test_chinese_numerals_are_read_as_figures_for_matching(text, figures):
+    from qa.numerals import arabic
+
+    assert arabic(text) == figures
+
+
+@pytest.mark.parametrize("row,question,answer", [
+    # a plan's indicator row: the asked year's column, else the target (last) year
+    ("专栏1 主要指标｜指标名称: 新增企业(万户)｜2020年: 12｜2025年: 20", "2020年新增企业多少", "12万户"),
+    ("专栏1 主要指标｜指标名称: 新增企业(万户)｜2020年: 12｜2025年: 20", "新增企业目标是多少", "20万户"),
+    # a spreadsheet record: the column the question names, not the row it names
+    ("检查台账｜乡镇: 城关镇｜检查户数(户): 36｜整改户数: 4", "城关镇检查户数是多少", "36户"),
+    ("检查台账｜乡镇: 城关镇｜检查户数(户): 36｜整改户数: 4", "城关镇整改户数是多少", "4"),
+    # a merged header read as "2025年 目标"
+    ("指标｜指标名称: 抽检批次｜2025年 目标: 5000", "2025年抽检批次是多少", "5000"),
+])
+def test_a_table_row_is_answered_from_the_asked_cell(row, question, answer):
+    from qa.types import Chunk, Hit
+    from qa.extract import candidates
+
+    chunk = Chunk("c1", "d1", 0, "table_row", "", row, row, 0, len(row), 0, len(row), "")
+    cands = candidates(question, "number", [Hit(chunk=chunk, score=1.0, rank=1)], {})
+    assert max(cands, key=lambda c: c.score).answer == answer
+
+
+def test_the_date_whose_clause_says_what_is_asked_wins_over_a_nearer_one():
+    text = "王某，男，1975年3月出生，1998年7月参加工作，大学学历。"
+    assert _best("王某什么时候参加工作？", text) == "1998年7月"

@@ -281,11 +281,11 @@ def small_disk(tmp_path, corpus_service):
 
 def fill(folder: Path) -> Path:
     filler = folder / "filler"
-    with open(filler, "wb") as f:
+    # Unbuffered: a buffered last block would raise "no space left" again when the file closes.
+    with open(filler, "wb", buffering=0) as f:
         try:
             while True:
                 f.write(b"\0" * 65536)
-                f.flush()
         except OSError:
             pass
     return filler

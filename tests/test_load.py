@@ -209,8 +209,8 @@ def test_whitespace_only_file_is_rejected_as_empty(tmp_path):
 
 
 def test_unsupported_file_type_is_rejected_listing_supported_ones(tmp_path):
-    with pytest.raises(UnsupportedFormat, match=r"不支持的文件类型 \.xls，支持：\.txt、\.md") as caught:
-        load_file(write(tmp_path / "统计表.xls", b"\xd0\xcf\x11\xe0"))
+    with pytest.raises(UnsupportedFormat, match=r"不支持的文件类型 \.pptx，支持：\.txt、\.md") as caught:
+        load_file(write(tmp_path / "汇报.pptx", b"PK\x03\x04"))
     assert caught.value.code == "unsupported_format" and caught.value.status == 415
 
 
@@ -321,8 +321,9 @@ def test_pdf_text_extracted(tmp_path):
     pages = [["湖南省“十四五”市场监管规划", "第一章 发展基础"], ["到2025年，全省市场主体达到650万户。"]]
     doc = only(load_file(write(tmp_path / "规划.pdf", make_pdf(pages, title="湖南省十四五市场监管规划"))))
     assert doc.fmt == "pdf" and doc.fields["title"] == "湖南省十四五市场监管规划"
-    lines = [line for line in doc.text.split("\n") if line]
+    lines = [line for line in doc.text.replace("\f", "\n").split("\n") if line]
     assert lines == ["湖南省“十四五”市场监管规划", "第一章 发展基础", "到2025年，全省市场主体达到650万户。"]
+    assert doc.text.count("\f") == 1  # between the pages (qa/chunk.py counts them)
 
 
 def test_pdf_without_text_is_reported_as_probably_scanned(tmp_path):
@@ -389,6 +390,40 @@ def test_cmrc_contexts_all_load():
     assert set(docs[0].fields) == {"title"}
 
 
+def _first_text_chunks(path: Path) -> dict:
+    from qa.chunk import chunk_document
+    from qa.service import prepare
+
+    docs, problems = load_files([path])
+    assert problems == []
+    return {d.doc_id: (doc, next(c for c in chunk_document(doc) if c.kind == "text"))
+            for d in docs for doc in [prepare(d)]}
+
+
+def test_jsonl_title_glued_to_the_text_is_kept_out_of_the_first_chunk(tmp_path):
+    records = [  # the title on its own line, glued by a space, said again, and as a sentence's subject
+        ("own", "星海公园", "星海公园\n\n星海公园是一座位于海滨的城市公园。", "星海公园是一座"),
+        ("glued", "某区召开消费维权工作会议", "某区召开消费维权工作会议 3月15日，某区召开消费维权工作会议。", "3月15日"),
+        ("again", "星海公园", "星海公园 星海公园是一座位于海滨的城市公园。", "星海公园是一座"),
+        ("subject", "银杏树", "银杏树 （学名：Ginkgo biloba），是银杏科的落叶乔木。", "银杏树 （学名"),
+    ]
+    path = write(tmp_path / "contexts.jsonl", "\n".join(
+        json.dumps({"context_id": i, "title": t, "text": x}, ensure_ascii=False) for i, t, x, _ in records))
+    first = _first_text_chunks(path)
+    for doc_id, title, text, opening in records:
+        doc, chunk = first[doc_id]
+        assert doc.title == title and chunk.text.startswith(opening), (doc_id, chunk.text)
+        assert text[chunk.raw_start:chunk.raw_end] == chunk.text  # "查看原文" highlights the same span
+
+
+@pytest.mark.skipif(not CMRC.exists(), reason="CMRC 2018 contexts not present (../shared/bench)")
+def test_cmrc_titles_that_open_their_first_sentence_stay_in_it():
+    # "尤金袋鼠（…）是袋鼠科…", "假苹婆 （学名：…），为…": the title is the subject, not a headline
+    first = _first_text_chunks(CMRC)
+    assert len(first) == 848
+    assert all(chunk.start == 0 for _, chunk in first.values())
+
+
 # --- sidecars, batches, folders -----------------------------------------------------
 
 def test_shipped_corpus_loads():
@@ -435,7 +470,7 @@ def test_bad_file_does_not_stop_the_batch(tmp_path):
     good = write(tmp_path / "a" / "好.txt", "正文")
     write(tmp_path / "a" / "空.txt", b"")
     write(tmp_path / "a" / "坏.pdf", b"not a pdf at all")
-    unsupported = write(tmp_path / "表.xls", b"\xd0\xcf\x11\xe0")
+    unsupported = write(tmp_path / "汇报.pptx", b"PK\x03\x04")
     docs, problems = load_files([tmp_path / "a", unsupported, tmp_path / "不存在.md"])
     assert [d.path for d in docs] == [str(good)]
     assert sorted(p.code for p in problems) == ["empty_document", "file_not_found", "invalid_pdf",
@@ -452,18 +487,19 @@ def test_same_doc_id_from_two_files_is_reported_not_overwritten(tmp_path):
 
 
 def test_find_files_recurses_sorted_and_skips_hidden_sidecars_and_unsupported(tmp_path):
-    for name in ["b.txt", "a/c.md", "a/c.meta.json", ".git/x.txt", "a/.hidden.txt", "~$d.docx", "e.xls", "f.PDF"]:
+    for name in ["b.txt", "a/c.md", "a/c.meta.json", ".git/x.txt", "a/.hidden.txt", "~$d.docx", "e.pptx", "f.PDF"]:
         write(tmp_path / name, "x")
     assert find_files([tmp_path]) == [tmp_path / "a/c.md", tmp_path / "b.txt", tmp_path / "f.PDF"]
 
 
 def test_find_files_keeps_explicit_files_even_unsupported_and_lists_each_once(tmp_path):
-    xls, txt = write(tmp_path / "e.xls", "x"), write(tmp_path / "b.txt", "x")
-    assert find_files([xls, tmp_path, txt]) == [xls, txt]
+    pptx, txt = write(tmp_path / "e.pptx", "x"), write(tmp_path / "b.txt", "x")
+    assert find_files([pptx, tmp_path, txt]) == [pptx, txt]
 
 
 def test_supported_types_are_the_documented_ones():
-    assert SUPPORTED == (".txt", ".md", ".html", ".htm", ".docx", ".pdf", ".jsonl")
+    assert SUPPORTED == (".txt", ".md", ".html", ".htm", ".docx", ".pdf", ".jsonl", ".doc", ".wps", ".ofd",
+                         ".xlsx", ".xls", ".et", ".csv", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 # --- what one file may cost ---------------------------------------------------------

@@ -1,8 +1,8 @@
 """POST /chat: `/ask` streamed as server-sent events, for the chat page.
 
     event: rewritten   {"question", "rewritten_question"}        as soon as the question is understood
-    event: citations   {"found", "citations", "others"}          the passages, before the answer text
-    event: answer      {"found", "answer", "answer_sentence", "confidence", "extractor"}
+    event: citations   {"found", "status", "citations", "others"}  the passages, before the answer text
+    event: answer      {"found", "status", "answer", "answer_sentence", "confidence", "extractor"}
     event: done        the whole answer object, as /ask returns it
     event: error       {"code", "message"}                       instead of the rest, if answering fails
 
@@ -42,8 +42,8 @@ def _events(steps: Iterator, rt: Runtime) -> Iterator[bytes]:
                 yield _event("rewritten", {"question": step.question, "rewritten_question": step.rewritten_question})
             elif isinstance(step, Answered):
                 out = AnswerOut.from_answer(step.answer).model_dump(mode="json")
-                yield _event("citations", {k: out[k] for k in ("found", "citations", "others")})
-                yield _event("answer", {k: out[k] for k in ("found", "answer", "answer_sentence", "confidence", "extractor")})
+                yield _event("citations", {k: out[k] for k in ("found", "status", "citations", "others")})
+                yield _event("answer", {k: out[k] for k in ("found", "status", "answer", "answer_sentence", "confidence", "extractor")})
                 rt.metrics.answered(out["found"])
                 yield _event("done", out)
     except QAError as e:

@@ -6,9 +6,12 @@ import { openViewer } from './viewer.js';
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 700;
-const FILE_STATUS = { pending: '等待导入', added: '已新增', updated: '已更新', unchanged: '内容未变化', error: '未能导入' };
+const FILE_STATUS = { pending: '等待导入', added: '已新增', updated: '已更新', unchanged: '内容未变化', error: '未能导入',
+  rejected: '未上传' };
 
-let chosen = [];
+let chosen = []; // the files to upload
+let refused = []; // chosen but of a type the service does not take: listed, never sent
+let accepted = null; // the suffixes the service takes (GET /documents `upload_types`), once known
 let busy = false;
 let onIndex = () => {};
 
@@ -36,7 +39,8 @@ export async function showAdmin() {
   const docs = $('docs');
   docs.setAttribute('aria-busy', 'true');
   try {
-    const { documents, index } = await get('/documents');
+    const { documents, index, upload_types: types } = await get('/documents');
+    if (types?.length) acceptTypes(types);
     renderStatus(index);
     renderDocs(documents);
     onIndex(index);
@@ -49,11 +53,26 @@ export async function showAdmin() {
   }
 }
 
+/** The picker offers, and the drop zone keeps, only the types the service takes (it says which). */
+function acceptTypes(types) {
+  accepted = types.map((t) => t.toLowerCase());
+  $('upload-input').accept = accepted.join(',');
+  const hint = $('drop').querySelector('small');
+  if (hint) hint.textContent = `支持 ${accepted.join(' ')}，可一次选择多个`;
+}
+
+const suffixOf = (name) => (/\.[^./\\]+$/.exec(name.toLowerCase()) || [''])[0];
+const takes = (f) => !accepted || accepted.includes(suffixOf(f.name));
+const refusal = (f) => `不支持的文件类型 ${suffixOf(f.name) || '（无扩展名）'}，不会上传`;
+
 function choose(files) {
   if (busy) return;
-  chosen = [...files];
-  $('chosen').replaceChildren(...chosen.map((f) => h('li', {}, icon('doc'), h('span', { class: 'name' }, f.name),
-    h('span', { class: 'size' }, size(f.size)))));
+  chosen = [...files].filter(takes);
+  refused = [...files].filter((f) => !takes(f));
+  $('chosen').replaceChildren(
+    ...chosen.map((f) => h('li', {}, icon('doc'), h('span', { class: 'name' }, f.name), h('span', { class: 'size' }, size(f.size)))),
+    ...refused.map((f) => h('li', { class: 'refused' }, icon('alert'), h('span', { class: 'name' }, f.name),
+      h('span', { class: 'size' }, refusal(f)))));
   $('upload-btn').disabled = !chosen.length;
   $('upload-status').replaceChildren();
 }
@@ -93,22 +112,30 @@ async function start() {
 }
 
 function finished(job) {
-  const files = h('ul', { class: 'file-results' }, job.files.map((f) => h('li', { class: `st-${f.status}` },
-    icon(f.status === 'error' ? 'alert' : 'check'),
+  // Every file chosen, with what became of it: imported, refused on upload (by the page or the
+  // service), or read but not imported (encrypted, empty, damaged…), each with its reason.
+  const results = [...job.files,
+    ...(job.rejected || []).map((r) => ({ name: r.name, status: 'rejected', error: r })),
+    ...refused.map((f) => ({ name: f.name, status: 'rejected', error: { message: refusal(f) } }))];
+  const files = h('ul', { class: 'file-results' }, results.map((f) => h('li', { class: `st-${f.status}` },
+    icon(f.status === 'error' || f.status === 'rejected' ? 'alert' : 'check'),
     h('span', { class: 'name' }, f.name),
     h('span', { class: 'state' }, FILE_STATUS[f.status] || f.status),
-    f.error && h('span', { class: 'why' }, f.error.message))));
+    f.error && h('span', { class: 'why' }, f.error.message),
+    f.warning && h('span', { class: 'why' }, `请核对：${f.warning.message}`))));
   if (job.status !== 'succeeded') {
     failed(job.error?.message || '导入失败', files);
     return;
   }
   const r = job.report || {};
+  const left = results.filter((f) => f.status === 'error' || f.status === 'rejected').length;
   $('upload-status').replaceChildren(h('div', { class: 'ok-box' },
-    h('p', { class: 'ok-title' }, icon('check'), '导入完成'),
+    h('p', { class: 'ok-title' }, icon('check'), left ? `导入完成，${left} 个文件未导入（原因见下）` : '导入完成'),
     r.documents != null && h('p', { class: 'muted' },
       `知识库现有 ${r.documents} 篇文档、${r.chunks} 个片段（用时 ${Number(r.seconds || 0).toFixed(1)} 秒）`),
     files));
   chosen = [];
+  refused = [];
   $('chosen').replaceChildren();
   $('upload-input').value = '';
   showAdmin();

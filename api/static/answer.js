@@ -3,8 +3,8 @@
 
 import { appendMarked, h, icon, metaLine, sectionPath, tableBox, tableRows } from './dom.js';
 
-const EXCERPT_BEFORE = 60; // characters of context shown before a card's first highlight
-const EXCERPT_AFTER = 110;
+const EXCERPT = 170; // characters of a card's excerpt, centred on its highlights
+const EXCERPT_LEAD = 20; // context kept before highlights too long to centre
 const EXCERPT_PLAIN = 110; // characters shown of a passage with nothing highlighted
 const KEY_FIGURE_MAX = 24; // an answer longer than this is a sentence, not a figure to headline
 const SHOWN_CARDS = 3; // more citations hide behind "显示全部"
@@ -67,12 +67,23 @@ function rowInline(chars, marks) {
   return line;
 }
 
-/** A passage, cut around its first highlight, with a button to show it whole. */
+/**
+ * [start, end) of the excerpt shown of a passage: centred on its highlights (the answer's figure,
+ * or the best sentence of a nearest passage); highlights longer than the excerpt start near its top.
+ */
+function excerptWindow(length, marks) {
+  if (!marks.length) return [0, Math.min(length, EXCERPT_PLAIN)];
+  const from = Math.min(...marks.map((m) => m.start));
+  const to = Math.max(...marks.map((m) => m.end));
+  let start = to - from >= EXCERPT ? from - EXCERPT_LEAD : Math.floor((from + to - EXCERPT) / 2);
+  start = Math.max(0, Math.min(start, length - EXCERPT));
+  return [start, Math.min(length, start + EXCERPT)];
+}
+
+/** A passage, cut around its highlights, with a button to show it whole. */
 function passage(chars, marks) {
   const p = h('p', { class: 'passage' });
-  const first = marks[0];
-  const start = first ? Math.max(0, first.start - EXCERPT_BEFORE) : 0;
-  const end = Math.min(chars.length, first ? first.end + EXCERPT_AFTER : EXCERPT_PLAIN);
+  const [start, end] = excerptWindow(chars.length, marks);
   const render = (whole) => {
     p.replaceChildren();
     p.classList.toggle('whole', whole);
@@ -92,16 +103,19 @@ function passage(chars, marks) {
   return h('div', { class: 'passage-wrap' }, p, toggle);
 }
 
-/** A whole-table citation: its first rows, with a button to show them all. */
+/** A whole-table citation: `SHOWN_ROWS` rows centred on its first marked row, with a button to show them all. */
 function tablePreview(chars, marks) {
   const rows = tableRows(chars, 0, chars.length, marks).map((r) => r.row);
   const box = tableBox(rows);
   if (rows.length <= SHOWN_ROWS) return h('div', { class: 'passage-wrap' }, box);
-  rows.forEach((r, i) => { r.hidden = i >= SHOWN_ROWS; });
+  const marked = Math.max(0, rows.findIndex((r) => r.querySelector('mark')));
+  const first = Math.max(0, Math.min(marked - Math.floor(SHOWN_ROWS / 2), rows.length - SHOWN_ROWS));
+  const outside = (i) => i < first || i >= first + SHOWN_ROWS;
+  rows.forEach((r, i) => { r.hidden = outside(i); });
   const toggle = h('button', { type: 'button', class: 'link more', 'aria-expanded': 'false' }, `展开全部 ${rows.length} 行`);
   toggle.addEventListener('click', () => {
     const whole = toggle.getAttribute('aria-expanded') !== 'true';
-    rows.forEach((r, i) => { r.hidden = !whole && i >= SHOWN_ROWS; });
+    rows.forEach((r, i) => { r.hidden = !whole && outside(i); });
     toggle.setAttribute('aria-expanded', String(whole));
     toggle.textContent = whole ? '收起' : `展开全部 ${rows.length} 行`;
   });
@@ -119,8 +133,12 @@ const KIND_LABEL = { table_row: '表格行', table: '表格' };
 /** The section path, unless it only repeats the title (a short document's one heading is its title). */
 const sectionOf = (c) => (c.section && c.section !== c.title ? sectionPath(c.section) : '');
 
-/** One citation card; the whole card opens the document viewer (the title button is stretched over it). */
-export function citationCard(c, onOpen) {
+/**
+ * One citation card; the whole card opens the document viewer (the title button is stretched over it).
+ * `answerDoc`: the answering passage's document; a card from any other one says so, since its
+ * numbers are not the answer's.
+ */
+export function citationCard(c, onOpen, answerDoc = null) {
   const chars = Array.from(c.text);
   const marks = highlightMarks(c);
   const open = h('button', { type: 'button', class: 'card-open', title: '查看原文' }, c.title || c.doc_id);
@@ -129,18 +147,19 @@ export function citationCard(c, onOpen) {
     h('header', { class: 'cite-head' },
       h('span', { class: 'rank', 'aria-label': `出处 ${c.rank}` }, String(c.rank)),
       h('h3', { class: 'cite-title' }, open),
-      KIND_LABEL[c.kind] && h('span', { class: 'tag' }, KIND_LABEL[c.kind])),
-    h('p', { class: 'cite-meta' }, metaLine(c.source, c.date, c.region)),
+      KIND_LABEL[c.kind] && h('span', { class: 'tag' }, KIND_LABEL[c.kind]),
+      answerDoc && c.doc_id !== answerDoc && h('span', { class: 'tag other-doc' }, '其他文档')),
+    h('p', { class: 'cite-meta' }, metaLine(c.source, c.date, c.region, c.location)), // location: 第3页, 工作表“指标”第12行
     sectionOf(c) && h('p', { class: 'cite-section' }, sectionOf(c)),
     cardBody(c, chars, marks),
     h('p', { class: 'cite-foot', 'aria-hidden': 'true' }, '查看原文', icon('right')));
 }
 
 /** A group of cards under a heading; beyond the first `shown` the rest wait behind a button. */
-export function citationGroup(title, citations, onOpen, { className = '', shown = SHOWN_CARDS } = {}) {
+export function citationGroup(title, citations, onOpen, { className = '', shown = SHOWN_CARDS, answerDoc = null } = {}) {
   const list = h('div', { class: 'cards' });
   citations.forEach((c, i) => {
-    const card = citationCard(c, onOpen);
+    const card = citationCard(c, onOpen, answerDoc);
     card.hidden = i >= shown;
     list.append(card);
   });
@@ -188,11 +207,19 @@ function sentence(answer, support) {
 
 /**
  * Fills `el` with a found answer: the key figure, the sentence it comes from, and a link to its
- * source; or with the polite not-found message.
+ * source; with "no sure answer" when the nearest passages are close (`status` "unsure": their
+ * best sentences are marked on the cards); or with the polite not-found message.
  */
 export function renderAnswer(el, answer, citations, onOpen) {
   el.replaceChildren();
   el.classList.toggle('notfound', !answer.found);
+  el.classList.toggle('unsure', answer.status === 'unsure');
+  if (answer.status === 'unsure') {
+    el.append(
+      h('p', { class: 'nf-title' }, icon('target'), h('span', {}, answer.answer)),
+      h('p', { class: 'nf-hint' }, '每个片段中标出了与问题最相关的一句，请核对原文后再采用。'));
+    return;
+  }
   if (!answer.found) {
     el.append(
       h('p', { class: 'nf-title' }, icon('search'), h('span', {}, answer.answer)),

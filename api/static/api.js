@@ -86,6 +86,9 @@ async function send(method, path, body, signal, withKey = key) {
 }
 
 export const get = async (path, signal) => (await send('GET', path, null, signal)).json();
+/** A file the API serves (`url` as `apiUrl` gives it), fetched with the key. */
+export const getBlob = async (url) => (await send('GET', url.slice(API.length))).blob();
+export const apiUrl = (path) => API + path;
 export const del = async (path) => (await send('DELETE', path)).json();
 
 /** Checks a key before it is saved: resolves with the index status, or throws (401 for a wrong key). */

@@ -323,8 +323,13 @@ class Turn {
     this.status(data.citations.length ? `找到 ${data.citations.length} 条相关出处，正在整理答案…` : '正在整理答案…');
     const groups = [];
     if (data.citations.length) {
-      groups.push(citationGroup(data.found ? '出处' : '最接近的片段', data.citations, this.open,
-        { className: data.found ? '' : 'nearest' }));
+      // A refused answer shows the nearest passages: "most relevant", each with its best sentence
+      // marked, when they are close (status "unsure"); otherwise plainly "nearest".
+      const unsure = data.status === 'unsure';
+      groups.push(citationGroup(data.found ? '出处' : unsure ? '最相关的片段' : '最接近的片段', data.citations, this.open, {
+        className: data.found ? '' : unsure ? 'nearest unsure' : 'nearest',
+        answerDoc: data.found ? data.citations[0].doc_id : null,
+      }));
     }
     if (data.others.length) {
       // Passages from other documents are context, not the answer's source: folded until asked for.

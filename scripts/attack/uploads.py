@@ -99,9 +99,12 @@ def _good_beside_unsupported(ctx: Ctx, t: Tally) -> None:
     if r.status_code == 202:
         job = ctx.wait_job(ctx.main, r.json()["job_id"])
         good, odd = _file(job, "atk-good.txt"), _file(job, "atk-odd.xyz")
-        t.check(good.get("status") == "added" and odd.get("status") == "error",
-                f".txt + .xyz accepted, then: good {good.get('status')}, unsupported {odd.get('status')}")
-        t.note(f".txt + .xyz: accepted; the good one imported ({good.get('status')}), the .xyz {odd.get('status')}")
+        # Refused on receipt (listed under `rejected`, never stored) or read and failed (status error).
+        refused = next((x for x in job.get("rejected", []) if x.get("name") == "atk-odd.xyz"), None)
+        odd_state = "rejected " + refused.get("code", "") if refused else odd.get("status")
+        t.check(good.get("status") == "added" and (refused is not None or odd.get("status") == "error"),
+                f".txt + .xyz accepted, then: good {good.get('status')}, unsupported {odd_state}")
+        t.note(f".txt + .xyz: accepted; the good one imported ({good.get('status')}), the .xyz {odd_state}")
     else:
         left = ({str(p) for p in uploads.rglob("*")} if uploads.exists() else set()) - before
         t.check(r.status_code == 415 and not left, f".txt + .xyz: {r.status_code} {error_code(r)}, left {len(left)} files")

@@ -1,0 +1,237 @@
+"""What every extractor shares: the candidate it returns, the question worked out once, the
+passage's sentences with their scores, and every weight in one frozen dataclass."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from ..chunk import split_sentences
+from ..lexical import split, stopwords
+from ..numerals import arabic
+from ..textnorm import normalize
+from ..types import Hit
+
+# Words that ask rather than say: never counted as the question's content.
+QUESTION_WORDS = frozenset({
+    "多少", "几", "谁", "多久", "多长", "多长时间", "多高", "多大", "哪天", "哪年", "哪一年", "几天", "哪些", "哪个",
+    "哪位", "什么", "时候", "何时", "是否", "有没有", "怎么", "如何", "为什么", "呢", "吗", "是", "有", "达到", "达",
+    "的", "了", "请问", "一下", "情况", "哪里", "哪", "包括", "分别", "主要", "年", "月", "日"})
+
+ROLE = r"党组书记|副局长|局长|副厅长|厅长|主任|副主任|市长|副市长|省长|副省长|书记|部长|处长|主席|记者|作者|董事长|总经理"
+
+MAGNITUDE = "万|萬|亿|億|千|百"
+UNITS = ("批次/千人|批次|个工作日|個工作日|户|戶|家|件|只|个|個|项|項|元|人|名|天|次|台|條|条|所|倍|起|份|张|張|处|處|"
+         "类|類|部|吨|噸|辆|輛|小时|小時|公里|平方米|平方公里|公顷|公頃|厘米|釐米|毫米|千米|米|公斤|千克|克|"
+         "岁|歲|册|冊|座|株|头|頭|篇|首|集|届|屆|层|層|亩|畝|英尺|英里|分钟|分鐘|秒|周|场|場|票|双|雙|套|箱|瓶|盒|支|枚|%|％|"
+         "人次|美元|英镑|欧元|日元|港元|港币|韩元|卢布|光年|千瓦|兆瓦|马力|海里|立方米|毫升|升|码|磅|盎司|节|度|级|分")
+UNIT_HINT = re.compile(rf"多少\s*((?:{MAGNITUDE})?(?:{UNITS}))|几\s*((?:{MAGNITUDE})?(?:{UNITS}))")
+_PERCENT_Q = re.compile(r"比例|比重|百分之|占比|率")
+# What a question's wording says about the unit of its answer.
+_UNIT_WORDS = ((re.compile(r"金额|资金|罚没|多少钱|费用|收入|融资|投资|担保"), "元"),
+               (re.compile(r"多久|多长时间|几天|时间"), "天|分钟|小时|工作日|日"),
+               (re.compile(r"人数|多少人"), "人"),
+               (re.compile(r"多[高长宽深远厚]|高度|长度|宽度|深度|距离|海拔"), "米|公尺|厘米|公分|毫米|千米|公里|英尺|英里|海里"),
+               (re.compile(r"多重|重量|体重"), "克|公斤|千克|吨|磅"),
+               (re.compile(r"面积|多大的?(?:地方|土地|面积)"), "亩|平方米|平方公里|公顷|平方英里"),
+               (re.compile(r"多快|速度|时速"), "公里|节|米|马赫"))
+CLAUSE_BREAK = re.compile(r"[，,；;：:]")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Every weight of span scoring, named. A candidate scores its sentence's coverage of the
+    question's words, plus a prior for its passage's rank, plus what its own kind adds."""
+
+    rank_prior: float = 0.15  # divided by the passage's rank (1, 2, …)
+    clause: float = 0.6  # a number's clause covers the question's last clause
+    proximity: float = 0.3  # a number sits near the question's words
+    unit_match: float = 0.3  # the number carries the unit the question asks for
+    unit_mismatch: float = -0.2
+    bare_number: float = -0.1  # a number with no unit rarely answers 多少
+    number_in_slot: float = 0.3  # the number stands where the question's slot is (× slot strength)
+    cell_support: float = 0.6  # a table row's indicator and column say what the question asks
+    cell_base: float = 0.3
+    cell_asked_year: float = 0.2  # the column is the year the question names
+    name_proximity: float = 0.8
+    who_slot: float = -0.1  # a 谁 slot filler ranks below a name by a role
+    date_proximity: float = 0.5
+    date_clause: float = 0.6  # a date's clause covers the question's last clause
+    list_base: float = 0.1
+    list_quoted: float = 0.2  # the enumeration carries the question's “quoted” name
+    list_near_quote: float = 0.3  # … or the sentence right after it
+    block: float = 0.1  # an enumerated block over its lead-in sentence
+    slot_base: float = 0.2  # slot fillers: (slot_base + slot_strength × strength) × coverage
+    slot_strength: float = 0.5
+    place: float = 0.15  # 哪里: a slot that is (or holds) a place name
+    reason_marker: float = 0.2  # 为什么: the clause after 因为/由于/是为了
+    method_marker: float = 0.15  # 如何: a sentence carrying 通过/采取/实行 …
+    yes_no_marker: float = 0.1  # 是否: a sentence that states or denies the asked predicate
+    definition: float = 0.3  # 什么是X: a sentence that says "X是…" (× 1.5 when it opens with X)
+
+
+W = Weights()
+
+
+def terms(question: str, idf=None) -> dict[str, float]:
+    """The question's content words with weights: rare words in the knowledge base (`idf`)
+    say more than common ones ("护照" more than "申请"); without `idf`, longer words do."""
+    stop = stopwords()
+    out: dict[str, float] = {}
+    for w in split(normalize(question)):
+        if w in QUESTION_WORDS or w in stop or len(w) < 2 and not w.isdigit():
+            continue
+        if len(w) >= 3 and w[-1] in "省市县":  # "醴陵市": the text may say just "醴陵"
+            w = w[:-1]
+        out[w] = (idf(w) if idf else min(len(w), 4)) * (1.5 if w.isdigit() else 1.0)
+    return out
+
+
+@dataclass
+class Candidate:
+    hit_index: int
+    answer: str
+    sentence: str
+    spans: list[tuple[int, int]]  # in the chunk's text
+    coverage: float  # weighted share of the question's words in the sentence and its headings
+    score: float
+    checks: dict = field(default_factory=dict)
+    extractor: str = "sentence"  # which kind of span it is: `qa eval` scores each kind apart
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a question asks, worked out once for all passages."""
+
+    text: str  # the question, normalised as the passages are
+    ws: dict[str, float]  # all its content words, weighted
+    focus: dict[str, float]  # the words of its last clause ("…，其中发明专利申请多少件"): spans sit near these
+    numbers: set[str]  # numbers it states itself, never the answer
+    quoted: list[str]  # “…” names: a list must be the one so named
+    day_asked: bool  # 哪天/日期: a bare year is no answer
+    unit_hint: str  # the unit the answer should carry, as a regex alternation
+    roles: list[str]  # 局长, 作者 …: a name must stand by one of these
+    years: tuple[str, ...] = ()  # years it names (a table's column)
+    unit_word: str = ""  # the word after 多少/几 ("多少公分"): a number right before it carries it
+
+    @property
+    def focus_total(self) -> float:
+        return sum(self.focus.values()) or 1.0
+
+
+def asked(question: str, idf=None, part: str | None = None) -> Asked:
+    """`part`: one ask of a question with several; its words say where the span sits and its unit."""
+    from ..rewrite import years  # noqa: PLC0415 - rewrite imports the answer stage's names
+
+    ws = terms(question, idf)
+    q = normalize(part or question)
+    hint = UNIT_HINT.search(q)
+    unit_hint = (hint.group(1) or hint.group(2)) if hint else ("%" if _PERCENT_Q.search(q) else "")
+    if not unit_hint:
+        unit_hint = next((u for pattern, u in _UNIT_WORDS if pattern.search(q)), "")
+    return Asked(
+        text=q, ws=ws, focus=terms(re.split(r"[，,]", part or question)[-1], idf) or ws,
+        numbers=set(re.findall(r"\d+(?:\.\d+)?", arabic(normalize(question)))), quoted=re.findall(r"“([^”]{2,12})”", q),
+        day_asked=bool(re.search(r"哪一?天|日期|几月|几号", q)), unit_hint=unit_hint, roles=re.findall(ROLE, q),
+        years=tuple(years(question)), unit_word=_unit_word(q),
+    )
+
+
+_ASKED_UNIT = re.compile(r"(?:多少|几)([\u4e00-\u9fff]{1,2}?)(?=[的？?，,。]|$)")
+
+
+def _unit_word(q: str) -> str:
+    m = _ASKED_UNIT.search(q)
+    return m.group(1) if m and m.group(1) not in ("年", "月", "日", "天", "人", "次") else ""
+
+
+def positions(norm: str, ws: dict[str, float]) -> list[tuple[int, float]]:
+    out = []
+    for w, weight in ws.items():
+        for m in re.finditer(re.escape(w), norm, re.IGNORECASE):
+            out.append((m.start(), weight))
+    return out
+
+
+def coverage(norm: str, header: str, ws: dict[str, float]) -> float:
+    """Weighted share of the question's words found in `norm` (half weight for the headings).
+    Numbers count whether written in figures or in words (一千四百五十二 = 1452)."""
+    norm, header = norm.lower(), header.lower()  # the tokenizer lower-cases words ("PCT" → "pct")
+    total = sum(ws.values()) or 1.0
+    digits = arabic(norm) if any(w.isdigit() for w in ws) else norm
+    found = sum(wt if w in norm or w.isdigit() and w in digits else (0.5 * wt if w in header else 0.0)
+                for w, wt in ws.items())
+    return found / total
+
+
+def proximity(pos: int, occurrences: list[tuple[int, float]]) -> float:
+    return sum(wt / (1.0 + abs(pos - p) / 4.0) for p, wt in occurrences)
+
+
+def clause_at(sentence: str, pos: int) -> tuple[int, int]:
+    a = max((m.end() for m in CLAUSE_BREAK.finditer(sentence, 0, pos)), default=0)
+    b = next((m.start() for m in CLAUSE_BREAK.finditer(sentence, pos)), len(sentence))
+    return a, b
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One retrieved passage as the extractors see it."""
+
+    index: int  # its rank in the hits, from 0
+    hit: Hit
+    header: str  # title and section, normalised
+
+    @property
+    def text(self) -> str:
+        return self.hit.chunk.text
+
+    @property
+    def kind(self) -> str:
+        return self.hit.chunk.kind
+
+    @property
+    def rank_prior(self) -> float:
+        return W.rank_prior / (self.index + 1)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a passage, with what every extractor scores it by."""
+
+    passage: Passage
+    k: int  # its place among the passage's sentences
+    start: int  # in the chunk's text
+    end: int
+    text: str  # as displayed
+    norm: str  # normalised, same length (else the display text)
+    coverage: float
+    occ: list  # where the question's focus words are in it
+    all: tuple  # every sentence of the passage (for blocks that run on)
+
+    @property
+    def base(self) -> float:
+        return self.coverage + self.passage.rank_prior
+
+    def candidate(self, a: int, b: int, score: float, extractor: str, answer: str | None = None,
+                  checks: dict | None = None) -> Candidate:
+        """A span [a, b) of this sentence (positions in the sentence) as a candidate."""
+        text = self.text[a:b] if answer is None else answer
+        return Candidate(self.passage.index, text.strip(), self.text, [(self.start + a, self.start + b)],
+                         self.coverage, score, checks or {}, extractor)
+
+    def whole(self, score: float, extractor: str = "sentence") -> Candidate:
+        return Candidate(self.passage.index, self.text.strip(), self.text, [(self.start, self.end)],
+                         self.coverage, score, {}, extractor)
+
+
+def sentences(q: Asked, p: Passage) -> Iterator[Sentence]:
+    text = p.text
+    parts = split_sentences(text, 0, len(text))
+    for k, s in enumerate(parts):
+        sentence = text[s.start:s.end]
+        norm = normalize(sentence)
+        if len(norm) != len(sentence):  # positions must line up with the display text
+            norm = sentence
+        yield Sentence(p, k, s.start, s.end, sentence, norm, coverage(norm, p.header, q.ws),
+                       positions(norm, q.focus), tuple(parts))

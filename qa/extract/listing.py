@@ -1,0 +1,31 @@
+"""哪些/包括: an enumeration ("A、B、C"), the one carrying the question's “quoted” name first."""
+from __future__ import annotations
+
+import re
+
+from ..textnorm import normalize
+from .base import Asked, Candidate, Passage, W, sentences
+
+KIND = "list"
+RULES = ((40, re.compile(r"哪些|包括|包含|有哪几|哪几[个项类方面]|主要有|分别是")),)
+_ENUM = re.compile(r"[^，,。；;：:！？!?]*?[^，,。；;：:、！？!?]+(?:、[^，,。；;：:、！？!?]+){2,}")
+
+
+def extract(q: Asked, p: Passage) -> list[Candidate]:
+    if p.kind == "table_row":
+        return []
+    text = p.text
+    if q.quoted and not all(x in normalize(text) or x in p.header for x in q.quoted):
+        return []  # "“五个安全”是哪些": only a passage that speaks of “五个安全”
+    out = []
+    for s in sentences(q, p):
+        # The sentence that names the list, or the one right after ("完善“八大体系”。着力完善…").
+        near_quote = W.list_near_quote if q.quoted and all(
+            x in normalize(text[max(0, s.start - 30):s.end]) for x in q.quoted) else 0.0
+        for m in _ENUM.finditer(s.text):
+            span = m.group(0).strip()
+            a = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+            own = W.list_quoted if q.quoted and any(x in normalize(span) for x in q.quoted) else 0.0
+            out.append(s.candidate(a, a + len(span), s.base + W.list_base + own + near_quote, KIND))
+        out.append(s.whole(s.base + near_quote))
+    return out

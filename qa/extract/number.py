@@ -1,0 +1,91 @@
+"""多少/几/比例: a quantity with its unit ("1.4万件", "2-4个", "一千四百五十二家"), in the clause
+that holds the question's words; a table row's cell when the passage is one."""
+from __future__ import annotations
+
+import re
+
+from .. import slots
+from ..numerals import value as numeral_value
+from ..textnorm import normalize
+from . import cell
+from .base import (
+    MAGNITUDE,
+    UNIT_HINT,
+    UNITS,
+    Asked,
+    Candidate,
+    Passage,
+    W,
+    clause_at,
+    coverage,
+    proximity,
+    sentences,
+)
+
+KIND = "number"
+# A unit after 多少/几 makes it a quantity whatever else is said ("平均时间是多少天", "包括多少项").
+RULES = ((10, UNIT_HINT),
+         (50, re.compile(r"多少|多[长高大重宽深远快久厚]|几[个家件项次年天人名所台批位]|几$|比例|比重|百分之|占比|增长了?多|率是|率为|数量|规模|金额|总量|总数")))
+FALLBACK = "sentence"  # no quantity in any passage: a number may be written in words the pattern misses
+
+_QUANTITY = rf"\d+(?:,\d{{3}})*(?:\.\d+)?(?:多|余)?(?:\s*(?:{MAGNITUDE}))?(?:多|余)?"
+# A quantity, or a range of two ("2-4个", "100米至2,800米"): a range is one answer, never two halves.
+NUMBER = re.compile(rf"[≤≥<>＜＞]?{_QUANTITY}(?:\s*(?:{UNITS}))?"
+                    rf"(?:\s*(?:至|到|~|～|－|—|-)\s*{_QUANTITY}(?:\s*(?:{UNITS}))?)?")
+# In words, a quantity needs its unit: "一千四百五十二家" is one, "十一五" is not.
+_WORDS = re.compile(rf"([零〇一二两三四五六七八九十百千万亿]{{2,}})(?:多|余)?(?:{UNITS})")
+
+
+def quantities(text: str, q_numbers: set[str]) -> list[re.Match]:
+    """Quantities in `text`: years, parts of dates and numbers the question itself states are not answers."""
+    out = []
+    for m in NUMBER.finditer(text):
+        value = re.match(r"[≤≥<>＜＞]?([\d,.]+)", m.group(0)).group(1)
+        after = text[m.end():m.end() + 1]
+        before = text[m.start() - 1:m.start()] if m.start() else ""
+        if value in q_numbers or after in "年月日号-/:：" and after or before in "-/:：" and before:
+            continue
+        if re.fullmatch(r"(?:19|20)\d{2}", m.group(0)):  # a bare year
+            continue
+        out.append(m)
+    return out + [m for m in _WORDS.finditer(text) if not _inside(m, out)
+                  and (figure := numeral_value(m.group(1))) is not None and figure not in q_numbers]
+
+
+def _inside(m: re.Match, others: list[re.Match]) -> bool:
+    return any(o.start() <= m.start() < o.end() for o in others)
+
+
+def _scored(q: Asked, sentence: str, norm: str, occ) -> list[tuple[re.Match, float, float]]:
+    """(match, score bonus, support) for each quantity: its clause must hold the question's words."""
+    out = []
+    for m in quantities(sentence, q.numbers):
+        unit_bonus = 0.0
+        if q.unit_hint:
+            unit_bonus = W.unit_match if re.search(rf"(?:{q.unit_hint})$", normalize(m.group(0))) else W.unit_mismatch
+        elif not re.search(r"\D$", m.group(0)):
+            unit_bonus = W.bare_number
+        a, b = clause_at(norm, m.start())
+        clause = coverage(norm[a:b], "", q.focus)
+        prox = proximity(m.start(), occ) / q.focus_total
+        out.append((m, W.clause * clause + W.proximity * prox + unit_bonus, clause))
+    return out
+
+
+def extract(q: Asked, p: Passage) -> list[Candidate]:
+    if p.kind == "table_row":
+        return cell.extract(q, p)
+    if p.kind == "table":
+        return []  # its rows are chunks of their own, with their columns named
+    out = []
+    for s in sentences(q, p):
+        filled = slots.slot(q.text, s.norm)  # "整合规范成了多少家" ↔ "…整合规范成35家"
+        for m, bonus, support in _scored(q, s.text, s.norm, s.occ):
+            if filled and filled.start <= m.start() < filled.end:
+                bonus += W.number_in_slot * filled.strength
+            end = m.end()
+            if q.unit_word and s.norm.startswith(q.unit_word, end):  # "80" + "公分" the question names
+                end += len(q.unit_word)
+                bonus += W.unit_match
+            out.append(s.candidate(m.start(), end, s.base + bonus, KIND, checks={"support": support}))
+    return out

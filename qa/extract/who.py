@@ -1,0 +1,53 @@
+"""谁: a person named beside a role (局长王某) or in a byline (记者 李某); else, when the question
+names no role ("被谁所杀"), what fills its slot."""
+from __future__ import annotations
+
+import re
+
+from ..textnorm import normalize
+from .base import ROLE, Asked, Candidate, Passage, W, proximity, sentences
+from .entity import slot_candidates
+
+KIND = "who"
+RULES = ((20, re.compile(r"谁|哪位|什么人|姓名|叫什么名字")),)
+FALLBACK = "sentence"
+
+_ROLE_AFTER = re.compile(rf"({ROLE})[、，,]?([\u4e00-\u9fff]{{2,3}}?)(?=[出对在表作主任率带说指强要称、，,。：:（(\s]|$)")
+_NOT_NAME = re.compile(r"[任担由为的和是在等及与对将把被从向到了着过省市县局长重要]$|^[的和是在等及与对将把被从到作出表主率带说指强要称]")
+_BYLINE = re.compile(r"(?:□|作者[:：]\s*|记者\s*|文/\s*)([\u4e00-\u9fff]{2,3})(?=[\s，,）)]|$)")
+_ROLE_BEFORE = re.compile(rf"(?:^|(?<=[，,、。；;\s□]))([\u4e00-\u9fff]{{2,3}})(?={ROLE})")
+
+
+def _names(q: Asked, sentence: str, norm: str, occ) -> list[tuple[int, str, float]]:
+    """(position, name, score bonus) for people named by role or byline (matched on the simplified form)."""
+    found = [(m.start(2), m.end(2), False) for m in _ROLE_AFTER.finditer(norm)]
+    found += [(m.start(1), m.end(1), False) for m in _ROLE_BEFORE.finditer(norm)]
+    found += [(m.start(1), m.end(1), True) for m in _BYLINE.finditer(norm)]
+    out = []
+    for a, b, byline in found:
+        name = sentence[a:b]
+        if _NOT_NAME.search(normalize(name)):
+            continue
+        near = normalize(sentence[max(0, a - 8):b + 4])
+        if q.roles and not any(r in near for r in q.roles) and not (byline and {"作者", "记者"} & set(q.roles)):
+            continue  # asked for a 局长, this is a 记者
+        out.append((a, name, W.name_proximity * proximity(a, occ) / q.focus_total))
+    return out
+
+
+def extract(q: Asked, p: Passage) -> list[Candidate]:
+    if p.kind == "table_row":
+        return []
+    out = []
+    for s in sentences(q, p):
+        for pos, name, bonus in _names(q, s.text, s.norm, s.occ):
+            out.append(s.candidate(pos, pos + len(name), s.base + bonus, "name", answer=name))
+        out.extend(slot_candidates(q, s, s.base + W.who_slot))
+    return out
+
+
+def select(q: Asked, found: list[Candidate]) -> list[Candidate]:
+    """A question naming a role (局长) is answered by a name beside that role when there is one;
+    one that names none ("被谁所杀") by what fills its slot as much as by a name."""
+    names = [c for c in found if c.extractor == "name"]
+    return found if not q.roles else names or [c for c in found if c.extractor != "name"]
