@@ -7,7 +7,9 @@ with the page footer, and one Pages/Page_N/Content.xml per page: a Layer of Text
 line, each with Boundary, Font, Size and a TextCode carrying X, Y (the baseline) and DeltaX in the
 "g N v" short form. Paragraphs are wrapped at the text width with a two-character first-line
 indent, as Chinese documents are; a table row is one TextObject per cell on one baseline.
-Not a general OFD writer: no images, paths, signatures or embedded fonts.
+A page may instead carry one full-page picture (`Page.scan`), declared as a MultiMedia resource in
+Doc_0/DocumentRes.xml and drawn by an ImageObject: a sealed scan saved as OFD. Not a general OFD
+writer: no paths, signatures or embedded fonts.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ class Page:
     """Blocks in reading order: ("p", text) a paragraph, ("h", text) a centred heading, ("row", cells)."""
 
     blocks: list[tuple[str, object]] = field(default_factory=list)
+    image: bytes = b""  # a PNG drawn over the whole page, when the page is a scan
 
     def heading(self, text: str) -> Page:
         self.blocks.append(("h", text))
@@ -42,17 +45,32 @@ class Page:
         self.blocks.append(("row", cells))
         return self
 
+    def scan(self, png: bytes) -> Page:
+        self.image = png
+        return self
+
 
 def build_ofd(pages: list[Page], title: str = "", footer: bool = True, shuffle: bool = True) -> bytes:
     """The .ofd bytes. `shuffle` writes each page's TextObjects bottom line first, so a reader that
     keeps file order instead of reading by position gets it wrong."""
-    files = {"OFD.xml": _ofd_xml(title), "Doc_0/Document.xml": _document_xml(len(pages), footer),
+    scans = [n for n, page in enumerate(pages) if page.image]
+    files = {"OFD.xml": _ofd_xml(title), "Doc_0/Document.xml": _document_xml(len(pages), footer, bool(scans)),
              "Doc_0/PublicRes.xml": _public_res()}
+    if scans:
+        files["Doc_0/DocumentRes.xml"] = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<ofd:Res xmlns:ofd="{NS}" BaseLoc="Res"><ofd:MultiMedias>'
+            + "".join(f'<ofd:MultiMedia ID="{500 + n}" Type="Image" Format="PNG"><ofd:MediaFile>scan_{n}.png'
+                      "</ofd:MediaFile></ofd:MultiMedia>" for n in scans) + "</ofd:MultiMedias></ofd:Res>")
+        for n in scans:
+            files[f"Doc_0/Res/scan_{n}.png"] = pages[n].image
     ids = iter(range(1000, 10**6))
     if footer:
         files["Doc_0/Tpls/Tpl_0/Content.xml"] = _content([], ids, template=True)
     for n, page in enumerate(pages):
         objects = list(_layout(page, ids))
+        if page.image:
+            objects.append(f'<ofd:ImageObject ID="{next(ids)}" ResourceID="{500 + n}" '
+                           f'Boundary="0 0 {PAGE_W:g} {PAGE_H:g}" CTM="{PAGE_W:g} 0 0 {PAGE_H:g} 0 0"/>')
         if footer:  # the page number, as 公文 print it, drawn by the page itself
             label = f"— {n + 1} —"
             objects.append(_text_object(next(ids), (PAGE_W - len(label) * SIZE / 2) / 2, 280.0, label))
@@ -73,12 +91,13 @@ def _ofd_xml(title: str) -> str:
             "</ofd:DocBody></ofd:OFD>")
 
 
-def _document_xml(pages: int, footer: bool) -> str:
+def _document_xml(pages: int, footer: bool, media: bool = False) -> str:
     template = '<ofd:TemplatePage ID="2" BaseLoc="Tpls/Tpl_0/Content.xml"/>' if footer else ""
     page_list = "".join(f'<ofd:Page ID="{10 + n}" BaseLoc="Pages/Page_{n}/Content.xml"/>' for n in range(pages))
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n<ofd:Document xmlns:ofd="{NS}"><ofd:CommonData>'
             f"<ofd:MaxUnitID>999999</ofd:MaxUnitID><ofd:PageArea><ofd:PhysicalBox>0 0 {PAGE_W:g} {PAGE_H:g}"
-            f"</ofd:PhysicalBox></ofd:PageArea><ofd:PublicRes>PublicRes.xml</ofd:PublicRes>{template}"
+            f"</ofd:PhysicalBox></ofd:PageArea><ofd:PublicRes>PublicRes.xml</ofd:PublicRes>"
+            f"{'<ofd:DocumentRes>DocumentRes.xml</ofd:DocumentRes>' if media else ''}{template}"
             f"</ofd:CommonData><ofd:Pages>{page_list}</ofd:Pages></ofd:Document>")
 
 

@@ -215,3 +215,22 @@ def test_a_fact_only_in_a_scan_is_answered_and_cited(ocr_service, question, doc_
     answer = ocr_service.ask(question)
     assert answer.found and answer.answer == expected
     assert (answer.citations[0].doc_id, answer.citations[0].location) == (doc_id, location)
+
+
+def test_a_scanned_ofd_page_is_read_by_ocr_and_its_text_page_kept(tmp_path):
+    """An OFD whose second page is a sealed scan (a picture, no text): OCR reads that page, the
+    first page keeps its text layer exactly, and the page break stays between them."""
+    import io as _io
+
+    from ofd_builder import Page, build_ofd
+
+    png = _io.BytesIO()
+    scan(SEALS).save(png, "PNG")
+    path = tmp_path / "公章备案.ofd"
+    path.write_bytes(build_ofd([Page().heading("青禾县市场监管工作简报").paragraph("本期共两页，第二页为扫描件。"),
+                                Page().scan(png.getvalue())], footer=False))
+    raw = load_file(path)[0]
+    first, second = raw.text.split("\f")
+    assert "本期共两页，第二页为扫描件。" in first
+    assert "5386枚" in second and "1290套" in second
+    assert float(raw.fields["ocr_confidence"]) > 0.9 and raw.fields["ocr_pages"] == "1"

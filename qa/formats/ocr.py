@@ -126,6 +126,28 @@ def read_scanned_pages(path: Path, data: bytes, pages: Sequence[str],
     return [read_pages[n].text if n in read_pages else page for n, page in enumerate(pages)], fields
 
 
+def read_page_images(path: Path, images: Mapping[int, bytes], limits: LoadLimits
+                     ) -> tuple[dict[int, str], dict[str, str]]:
+    """What OCR reads on scanned pages handed over as image files (an OFD's page image), by page
+    number, with the document's fields as `read_scanned_pages` gives them; {} when nothing was read."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not images:
+        return {}, {}
+    _check_pages(path, len(images), limits)
+    read_pages = {}
+    for n, data in images.items():
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                read_pages[n] = recognise(_upright(image))
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+            log.warning("%s: page %d's image cannot be read (%s)", path, n + 1, exc)
+    if not any(p.chars for p in read_pages.values()):
+        return {}, {}
+    _, fields = _document(path, list(read_pages.values()), "扫描页中没有可辨认的文字")
+    return {n: p.text for n, p in read_pages.items()}, fields
+
+
 def low_confidence(path: Path, fields: Mapping[str, str], limits: LoadLimits) -> str | None:
     """The warning for the admin when a document's OCR confidence is below the setting, else None."""
     try:

@@ -46,6 +46,7 @@ _BOMB_RATIO = 100
 # No entities, no network, no DTDs: the XML comes from whoever uploaded the file.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                           remove_comments=True, remove_pis=True)
+_TEXT_LAYER_MIN = 5  # characters: a page with fewer has no text layer to speak of (as qa/formats/ocr.py)
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -69,6 +70,7 @@ def read(path: Path, data: bytes, limits: LoadLimits | None = None) -> tuple[str
     if _local(root.tag) != "OFD":
         raise _invalid(path, "OFD.xml 的根元素不是 OFD")
     pages: list[str] = []
+    scans: dict[int, bytes] = {}  # a page with no text but a picture: a sealed scan, read by OCR
     title = ""
     for body in _children(root, "DocBody"):
         info = next(_children(body, "DocInfo"), None)
@@ -77,10 +79,20 @@ def read(path: Path, data: bytes, limits: LoadLimits | None = None) -> tuple[str
         doc_root = _child_text(body, "DocRoot")
         if not doc_root:
             continue
-        pages.extend(_document_pages(package, package.resolve("OFD.xml", doc_root)))
+        for text, image in _document_pages(package, package.resolve("OFD.xml", doc_root)):
+            if image and len("".join(text.split())) < _TEXT_LAYER_MIN:
+                scans[len(pages)] = image
+            pages.append(text)
     if not pages and next(_children(root, "DocBody"), None) is None:
         raise _invalid(path, "OFD.xml 中没有 DocBody")
-    return "\f".join(pages), {"title": title} if title else {}
+    fields = {"title": title} if title else {}
+    if scans:
+        from . import ocr  # noqa: PLC0415 - the OCR engine loads only for a scanned OFD
+
+        read_pages, ocr_fields = ocr.read_page_images(path, scans, limits or LoadLimits())
+        pages = [read_pages.get(n, text) for n, text in enumerate(pages)]
+        fields.update(ocr_fields)
+    return "\f".join(pages), fields
 
 
 # --- the package ----------------------------------------------------------------------
@@ -131,6 +143,13 @@ class _Package:
                 return self.folded[name.lower()]
         return candidates[0]
 
+    def data(self, name: str) -> bytes:
+        """A part's bytes (a page's picture); the package's size was checked when it was opened."""
+        try:
+            return self.zip.read(self.names[name])
+        except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError, ValueError) as exc:
+            raise _invalid(self.path, f"无法解压 {name}（{exc}）") from exc
+
     def xml(self, name: str) -> Any:
         if name not in self.cache:
             if name not in self.names:
@@ -151,13 +170,45 @@ def _invalid(path: Path, reason: str) -> DocumentLoadError:
 
 # --- documents and pages ----------------------------------------------------------------
 
-def _document_pages(package: _Package, doc_name: str) -> list[str]:
+def _media(package: _Package, doc_name: str, document: Any) -> dict[str, str]:
+    """Multimedia resource ID → the part holding it (PublicRes and DocumentRes, each with its BaseLoc)."""
+    out = {}
+    for common in _children(document, "CommonData"):
+        for kind in ("PublicRes", "DocumentRes"):
+            for ref in _children(common, kind):
+                res_name = package.resolve(doc_name, ref.text or "")
+                if res_name not in package.names:
+                    continue
+                res = package.xml(res_name)
+                base = posixpath.join(posixpath.dirname(res_name), res.get("BaseLoc", ""))
+                for media in res.iter():
+                    if isinstance(media.tag, str) and _local(media.tag) == "MultiMedia" and media.get("ID"):
+                        loc = _child_text(media, "MediaFile")
+                        if loc:
+                            out[media.get("ID")] = package.resolve(base + "/", loc)
+    return out
+
+
+def _page_image(package: _Package, page: Any, media: dict[str, str]) -> bytes:
+    """The largest picture a page draws (a scan fills the page), or b"" when it draws none."""
+    found = []
+    for obj in page.iter():
+        if isinstance(obj.tag, str) and _local(obj.tag) == "ImageObject":
+            name = media.get(obj.get("ResourceID", ""))
+            if name in package.names:
+                found.append(package.data(name))
+    return max(found, key=len, default=b"")
+
+
+def _document_pages(package: _Package, doc_name: str) -> list[tuple[str, bytes]]:
+    """(text, largest picture) of each page; the picture only matters when the text is empty."""
     document = package.xml(doc_name)
     templates = {}
     for common in _children(document, "CommonData"):
         for tpl in _children(common, "TemplatePage"):
             if tpl.get("ID") and tpl.get("BaseLoc"):
                 templates[tpl.get("ID")] = package.resolve(doc_name, tpl.get("BaseLoc"))
+    media = _media(package, doc_name, document)
     texts = []
     for pages in _children(document, "Pages"):
         for page in _children(pages, "Page"):
@@ -169,7 +220,9 @@ def _document_pages(package: _Package, doc_name: str) -> list[str]:
                 name = templates.get(ref.get("TemplateID", ""))
                 if name and name in package.names:
                     runs.extend(_page_runs(package.xml(name)))
-            texts.append(_page_text(runs))
+            text = _page_text(runs)
+            texts.append((text, _page_image(package, package.xml(content), media)
+                          if len("".join(text.split())) < _TEXT_LAYER_MIN else b""))
     return texts
 
 
