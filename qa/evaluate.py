@@ -87,7 +87,7 @@ def load_eval_set(path: Path) -> tuple[list[EvalItem], list[LoadProblem]]:
 
 
 def norm_answer(text: str) -> str:
-    """Traditional → simplified, full → half width, Chinese numerals as figures (一千四百五十二 → 1452),
+    """Traditional → simplified, full → half width, Chinese numerals as figures (一千二百零六 → 1206),
     no spaces, punctuation or thousands separators."""
     return _PUNCT.sub("", _THOUSANDS.sub("", arabic(normalize(text)))).lower()
 

@@ -1,4 +1,4 @@
-"""Chinese numerals read as figures, for matching and comparing numbers (三十四 = 34, 一千四百五十二 = 1452).
+"""Chinese numerals read as figures, for matching and comparing numbers (二十六 = 26, 一千二百零六 = 1206).
 
 Only runs that are unmistakably numbers are read: two characters or more, with a place word
 (十百千万亿) or the digit-by-digit form of a year (二〇二〇). "统一", "一是", "十一五" stay as they
@@ -48,5 +48,5 @@ def arabic(text: str) -> str:
 
 
 def value(text: str) -> str | None:
-    """The figure a whole numeral stands for ("一千四百五十二" → "1452"), or None."""
+    """The figure a whole numeral stands for ("一千二百零六" → "1206"), or None."""
     return _figure(text) if _RUN.fullmatch(text) else None

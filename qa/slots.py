@@ -134,7 +134,7 @@ def slot(question: str, sentence: str) -> Slot | None:
         start, end = l_end, r_start
         if head and sentence.startswith(head, end):  # "市场监管部门": the head noun is the answer's
             end += len(head)
-        elif counted and r_len <= 4:  # "实现了几证合一" ↔ "实现三十四证合一": the count and what it counts
+        elif counted and r_len <= 4:  # "实现了几证合一" ↔ "实现二十六证合一": the count and what it counts
             end = r_start + r_len
     elif l_len and r_len:  # "成立了什么知识产权机构" ↔ "成立知识产权仲裁院": the answer starts at its kind
         # … but a person's title is not their name: "从师于哪位漫画家" ↔ "从师于漫画家某某" → 某某

@@ -179,8 +179,8 @@ def test_both_asks_are_answered_from_the_passage():
 
 
 @pytest.mark.parametrize("text,figures", [
-    ("实现三十四证合一", "实现34证合一"),
-    ("全市一千四百五十二家药房", "全市1452家药房"),
+    ("实现二十六证合一", "实现26证合一"),
+    ("全市一千二百零六家药房", "全市1206家药房"),
     ("新增十二万户", "新增12万户"),  # a magnitude word stays, as in "12万户"
     ("二〇二〇年", "2020年"),
     ("统一标准，一是加强监管", "统一标准，一是加强监管"),  # not numbers

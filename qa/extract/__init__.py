@@ -72,6 +72,6 @@ def candidates(question: str, kind: str, hits: list[Hit], titles: dict[str, str]
     out = select(q, out) if select else out
     fallback = getattr(module, "FALLBACK", None)
     if not out and fallback:
-        # No span of the asked kind: the best sentence (e.g. "三十四证合一" is a number in words).
+        # No span of the asked kind: the best sentence (e.g. "二十六证合一" is a number in words).
         out = [c for c in candidates(question, fallback, hits, titles, idf, q) if hits[c.hit_index].chunk.kind == "text"]
     return out

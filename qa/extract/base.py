@@ -155,7 +155,7 @@ def positions(norm: str, ws: dict[str, float]) -> list[tuple[int, float]]:
 
 def coverage(norm: str, header: str, ws: dict[str, float]) -> float:
     """Weighted share of the question's words found in `norm` (half weight for the headings).
-    Numbers count whether written in figures or in words (一千四百五十二 = 1452)."""
+    Numbers count whether written in figures or in words (一千二百零六 = 1206)."""
     norm, header = norm.lower(), header.lower()  # the tokenizer lower-cases words ("PCT" → "pct")
     total = sum(ws.values()) or 1.0
     digits = arabic(norm) if any(w.isdigit() for w in ws) else norm

@@ -20,11 +20,5 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
         return cell.extract(q, p)
     out = []
     for s in sentences(q, p):
-        out.extend(with_blocks(s, s.base + (W.method_marker if _MARKERS.search(s.norm) else 0.0)))
-    return [_kind(c) for c in out]
-
-
-def _kind(c: Candidate) -> Candidate:
-    if c.extractor == "sentence":
-        c.extractor = KIND
-    return c
+        out.extend(with_blocks(s, s.base + (W.method_marker if _MARKERS.search(s.norm) else 0.0), KIND))
+    return out

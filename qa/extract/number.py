@@ -1,4 +1,4 @@
-"""多少/几/比例: a quantity with its unit ("1.4万件", "2-4个", "一千四百五十二家"), in the clause
+"""多少/几/比例: a quantity with its unit ("1.4万件", "2-4个", "一千二百零六家"), in the clause
 that holds the question's words; a table row's cell when the passage is one."""
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ _QUANTITY = rf"\d+(?:,\d{{3}})*(?:\.\d+)?(?:多|余)?(?:\s*(?:{MAGNITUDE}))?(?:�
 # A quantity, or a range of two ("2-4个", "100米至2,800米"): a range is one answer, never two halves.
 NUMBER = re.compile(rf"[≤≥<>＜＞]?{_QUANTITY}(?:\s*(?:{UNITS}))?"
                     rf"(?:\s*(?:至|到|~|～|－|—|-)\s*{_QUANTITY}(?:\s*(?:{UNITS}))?)?")
-# In words, a quantity needs its unit: "一千四百五十二家" is one, "十一五" is not.
+# In words, a quantity needs its unit: "一千二百零六家" is one, "十一五" is not.
 _WORDS = re.compile(rf"([零〇一二两三四五六七八九十百千万亿]{{2,}})(?:多|余)?(?:{UNITS})")
 
 

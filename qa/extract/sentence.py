@@ -32,9 +32,9 @@ def block_end(s: Sentence) -> int:
     return end
 
 
-def with_blocks(s: Sentence, score: float) -> list[Candidate]:
-    """The sentence, and the block it opens when it opens one."""
-    out = [s.whole(score)]
+def with_blocks(s: Sentence, score: float, extractor: str = KIND) -> list[Candidate]:
+    """The sentence (named `extractor`), and the block it opens when it opens one."""
+    out = [s.whole(score, extractor)]
     if (end := block_end(s)) > s.end:
         block = s.passage.text[s.start:end]
         out.append(Candidate(s.passage.index, block.strip(), block, [(s.start, end)], s.coverage, score + W.block,

@@ -3,7 +3,16 @@ from __future__ import annotations
 
 import re
 
-from .base import Asked, Candidate, Passage, W, clause_at, coverage, proximity, sentences
+from .base import (
+    Asked,
+    Candidate,
+    Passage,
+    W,
+    clause_at,
+    coverage,
+    proximity,
+    sentences,
+)
 
 KIND = "when"
 RULES = ((30, re.compile(r"什么时候|何时|哪一?天|哪一?年|几月|时间是|日期|什么年代|哪个世纪")),)

@@ -25,7 +25,6 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
         for c in slot_candidates(q, s, s.base):
             if _is_place(c.answer):
                 c.score += W.place
-            c.extractor = "slot"
             out.append(c)
         out.append(s.whole(s.base))
     return out
