@@ -2,6 +2,10 @@
 (index and model) into `app.state.runtime` in the background; /readyz says when it is done.
 
     /api/v1/ask  /search  /chat  /documents  /documents/{id}  /jobs/{id}  /index  /me
+    /api/v1/conversations[/{id}]  /answers/{id}[/feedback]  /records/export
+    /api/v1/analysis  /evalset[/draft|/cases|/unanswerable]   (admin: the gap report, the eval set)
+    /api/v1/dify/retrieval (Dify's external knowledge API)
+    /v1/chat/completions  /v1/models[/{model}]   (OpenAI's protocol, its error shape)
     /healthz  /readyz  /metrics  /docs (OpenAPI)  /  (the web chat)
 """
 from __future__ import annotations
@@ -18,6 +22,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
+from qa.records import Records
 from qa.service import Service
 from qa.settings import Settings
 
@@ -28,7 +33,19 @@ from .deps import Runtime
 from .guard import Guard
 from .jobs import IngestJobs
 from .metrics import Metrics
-from .routes import ask, chat, documents, jobs, search, status
+from .routes import (
+    analysis,
+    answers,
+    ask,
+    chat,
+    conversations,
+    dify,
+    documents,
+    jobs,
+    openai_compat,
+    search,
+    status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,36 +84,43 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         svc = service or Service(settings)
+        records = Records.from_settings(settings)  # migrated to the newest schema here; None when off
         jobs_ = IngestJobs(settings.index_dir, svc, on_finish=lambda s: _after_job(rt, s))
-        rt = Runtime(settings, svc, keys, limiter, metrics, jobs_)
+        rt = Runtime(settings, svc, keys, limiter, metrics, jobs_, records)
         app.state.runtime = rt
         threading.Thread(target=rt.load, name="load-index", daemon=True).start()
         yield
         jobs_.shutdown()
+        if records is not None:
+            records.close()
 
     # FastAPIOffline serves the /docs page's scripts itself: the intranet has no CDN.
     app = FastAPIOffline(title="政务知识问答 API", version="1", description=DESCRIPTION, lifespan=lifespan,
                          openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     errors.install(app)
     _document_limits(app, settings)
-    for r in (ask.router, chat.router, search.router, documents.router, jobs.router, status.router, status.probes):
+    for r in (ask.router, chat.router, search.router, documents.router, jobs.router, status.router, status.probes,
+              conversations.router, answers.router, dify.router, analysis.router):
         app.include_router(r, prefix=API)
     app.include_router(status.probes, include_in_schema=False)
+    app.include_router(openai_compat.router, prefix=openai_compat.PREFIX)  # OpenAI's protocol, beside /api/v1
     metrics.install(app)
     _static(app)
 
     # Inside out: the guard checks the key and counts the body before any route reads it; the
     # access log wraps it, so refusals are logged with their request id too.
     app.add_middleware(Guard, keys=keys, limiter=limiter, failures=RateLimiter(settings.auth_failures_per_minute),
-                       api_prefix=f"{API}/", open_paths=(f"{API}/healthz", f"{API}/readyz"),
+                       api_prefix=(f"{API}/", f"{openai_compat.PREFIX}/"), open_paths=(f"{API}/healthz", f"{API}/readyz"),
+                       error_shapes=((f"{openai_compat.PREFIX}/", openai_compat.error_response),
+                                     (f"{API}/dify/", dify.error_response)),  # Dify's protocol, its error codes
                        admin_paths=(f"{API}/documents",), body_limit=_JSON_BODY_LIMIT,
                        upload_limit=settings.max_upload_bytes * settings.max_upload_files + _JSON_BODY_LIMIT)
     app.add_middleware(AccessLog)
 
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # added last, so it wraps everything: error responses carry CORS headers too
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
-                           allow_headers=["X-API-Key", "Authorization", "Content-Type", "X-Request-ID"],
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["X-API-Key", "Authorization", "Content-Type", "X-Request-ID", "X-Client-ID"],
                            expose_headers=["Location", "Retry-After", "X-Request-ID"], max_age=600)
     return app
 
@@ -110,7 +134,8 @@ def _document_limits(app: FastAPI, settings: Settings) -> None:
         if app.openapi_schema is None:
             schema = default()
             models = schema["components"]["schemas"]
-            for model, field in (("AskRequest", "question"), ("SearchRequest", "query")):
+            for model, field in (("AskRequest", "question"), ("SearchRequest", "query"),
+                                 ("DifyRetrievalRequest", "query")):
                 models[model]["properties"][field]["maxLength"] = settings.max_question_chars
             history = models["AskRequest"]["properties"]["history"]
             history["maxItems"] = settings.max_history

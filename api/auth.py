@@ -19,7 +19,13 @@ from limits.strategies import MovingWindowRateLimiter
 from qa.errors import InvalidArgument
 from qa.settings import Settings
 
-from .errors import Forbidden, RateLimited, Unauthorized
+from .errors import (
+    Forbidden,
+    MalformedAuthorization,
+    MissingKey,
+    RateLimited,
+    Unauthorized,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +94,7 @@ class KeyRing:
         if not presented:
             if self.allow_anonymous_read:
                 return Principal("reader", None)
-            raise Unauthorized("需要 API 密钥：请在请求头 X-API-Key 或 Authorization: Bearer 中提供")
+            raise MissingKey("需要 API 密钥：请在请求头 X-API-Key 或 Authorization: Bearer 中提供")
         given = presented.encode()
         role = None
         for r, key in self._keys:  # every key is compared, so timing tells nothing about which matched
@@ -106,7 +112,7 @@ def presented_key(x_api_key: str | None, authorization: str | None) -> str | Non
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
-        raise Unauthorized("Authorization 请求头应为“Bearer <密钥>”")
+        raise MalformedAuthorization("Authorization 请求头应为“Bearer <密钥>”")
     return None
 
 

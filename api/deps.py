@@ -6,16 +6,18 @@ so a route's signature says what it needs and who may call it.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from qa.errors import IndexMismatch, IndexNotFound, QAError
 from qa.index import live_version_name
 from qa.load import find_files
+from qa.records import Records
 from qa.service import Service
 from qa.settings import Settings
 
@@ -37,6 +39,7 @@ class Runtime:
     limiter: RateLimiter
     metrics: Metrics
     jobs: IngestJobs
+    records: Records | None = None  # None with QA_RECORDS=off
     ready: bool = False
     load_error: QAError | None = None
     # `CURRENT` when loading failed: once it moves (`qa index rollback`, `qa restore`, an ingest),
@@ -152,3 +155,46 @@ def admin(who: Reader) -> Principal:
 
 
 Admin = Annotated[Principal, Depends(admin)]
+
+
+# ----- whose records: conversations belong to a key, or (anonymous reading) to a browser -----
+
+CLIENT_ID = r"^[A-Za-z0-9_-]{8,64}$"
+_CLIENT_ID = re.compile(CLIENT_ID)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whose conversations a request reads and writes. `owner` is "key:<key id>" (never the key) or,
+    for an anonymous reader, "client:<X-Client-ID>"; "" when neither is known (nothing of its own can
+    be read back). An admin reads every owner's."""
+
+    owner: str
+    admin: bool
+
+    @property
+    def reads(self) -> str | None:
+        """The owner to filter reads by; None (everyone's) for an admin."""
+        return None if self.admin else self.owner
+
+
+def viewer(who: Reader, x_client_id: Annotated[str | None, Header(
+        description="匿名读取时，浏览器的编号（8–64 个字母、数字、-、_；网页自动生成并保存在本地）：对话记录归属于它，"
+                    "不合此格式的视同未给出；带 API 密钥时对话归属于密钥，此项不用")] = None) -> Viewer:
+    # A malformed id is taken as none rather than refused: the header is only a filing label, and
+    # a proxy or portal may send its own.
+    if who.key_id:
+        return Viewer(f"key:{who.key_id}", who.is_admin)
+    if x_client_id and _CLIENT_ID.match(x_client_id):
+        return Viewer(f"client:{x_client_id}", who.is_admin)
+    return Viewer("", who.is_admin)
+
+
+ViewerDep = Annotated[Viewer, Depends(viewer)]
+
+
+def records(rt: RuntimeDep) -> Records | None:
+    return rt.records
+
+
+RecordsDep = Annotated[Records | None, Depends(records)]

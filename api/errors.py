@@ -28,6 +28,15 @@ class Unauthorized(QAError):
     code = "unauthorized"
 
 
+# Same status and code as any other refused key; told apart where a protocol does (Dify's 1001 vs 1002).
+class MissingKey(Unauthorized):
+    """No key presented (and anonymous reading is off)."""
+
+
+class MalformedAuthorization(Unauthorized):
+    """An Authorization header that is not "Bearer <key>"."""
+
+
 class Forbidden(QAError):
     status = 403
     code = "forbidden"

@@ -14,6 +14,9 @@ Routes get the caller from `request.state.principal` (`deps.caller`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+
+from starlette.responses import Response
 
 from qa.errors import QAError
 
@@ -36,8 +39,10 @@ def _header(scope, name: bytes) -> str | None:
 
 
 class Guard:
-    def __init__(self, app, *, keys: KeyRing, limiter: RateLimiter, failures: RateLimiter, api_prefix: str,
-                 open_paths: tuple[str, ...], admin_paths: tuple[str, ...], body_limit: int, upload_limit: int):
+    def __init__(self, app, *, keys: KeyRing, limiter: RateLimiter, failures: RateLimiter,
+                 api_prefix: str | tuple[str, ...], open_paths: tuple[str, ...], admin_paths: tuple[str, ...],
+                 body_limit: int, upload_limit: int,
+                 error_shapes: tuple[tuple[str, Callable[[QAError], Response]], ...] = ()):
         self.app = app
         self.keys = keys
         self.limiter = limiter
@@ -47,6 +52,9 @@ class Guard:
         self.admin_paths = admin_paths  # writes (POST, PUT, PATCH, DELETE) there need an admin key
         self.body_limit = body_limit
         self.upload_limit = upload_limit
+        # (prefix, render): refusals under a prefix that speaks another protocol (OpenAI's /v1/) take
+        # that protocol's error shape, so its clients can read them; elsewhere our own.
+        self.error_shapes = error_shapes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -64,8 +72,12 @@ class Guard:
                 state = scope.setdefault("state", {})
                 state["principal"], state["key_id"] = who, who.key_id
         except QAError as e:
-            return await error_response(e)(scope, receive, send)
+            return await self._error(path, e)(scope, receive, send)
         await self._counted(scope, receive, send, limit)
+
+    def _error(self, path: str, e: QAError) -> Response:
+        render = next((r for prefix, r in self.error_shapes if path.startswith(prefix)), error_response)
+        return render(e)
 
     def _is_admin_path(self, path: str) -> bool:
         return any(path == p or path.startswith(p + "/") for p in self.admin_paths)
@@ -110,7 +122,7 @@ class Guard:
             if exceeded:  # whatever the app made of the interrupted body, the answer is 413
                 if not started and message["type"] == "http.response.start":
                     started = True
-                    await error_response(_BodyTooLarge(f"请求体超过 {limit} 字节的上限"))(scope, _no_body, send)
+                    await self._error(scope["path"], _BodyTooLarge(f"请求体超过 {limit} 字节的上限"))(scope, _no_body, send)
                 return
             started = started or message["type"] == "http.response.start"
             await send(message)

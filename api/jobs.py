@@ -7,10 +7,17 @@ ingested one job at a time, each job's state kept as a JSON file so any worker p
 
 A job never outlives its server: the ingest process is killed with it (even by `kill -9`), and a
 server starting on the index marks the jobs of owners that are gone as failed ("interrupted").
+
+A job with a long scan (a PDF or TIFF of more pages than QA_OCR_MAX_PAGES) does not hold the ingest
+queue while OCR reads it (~4 s a page: an hour for 500 pages): its pages are first read ahead, page
+by page, in an OCR process of their own at a lower priority, the job reporting `progress`
+{pages_done, pages_total}; the pages are kept in the index's OCR cache, and the job then joins the
+ingest queue, whose reading finds them done. Other jobs go on meanwhile.
 """
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -28,8 +35,9 @@ from dataclasses import asdict
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from qa.errors import QAError
-from qa.load import WARNING_CODES
+from qa.formats import ocr
 from qa.index import live_version_name
+from qa.load import WARNING_CODES, LoadLimits, load_file
 from qa.service import Service
 from qa.settings import Settings
 from qa.types import IngestReport
@@ -73,6 +81,10 @@ class IngestJobs:
         # The ingest process, started by the first job and kept, with its model loaded, for the next
         # ones: a one-page upload then costs its own embedding, not a model load.
         self._worker: ProcessPoolExecutor | None = None
+        # Long scans are read ahead by OCR here, one at a time, beside the ingest queue (see above).
+        self._ocr_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr-ahead")
+        self._ocr_worker: ProcessPoolExecutor | None = None
+        self._closing = False
 
     def new_upload_dir(self) -> tuple[str, Path]:
         job_id = uuid.uuid4().hex
@@ -87,21 +99,85 @@ class IngestJobs:
                "started_at": None, "finished_at": None, "report": None, "error": None, "owner": self.owner,
                "files": [{"name": name, "stored": str(path), "doc_id": doc_id, "doc_ids": [], "status": "pending",
                           "error": None} for name, path, doc_id in files], "rejected": list(rejected)}
+        long_scans = {str(path): pages for _, path, _ in files
+                      if (pages := scan_pages(path)) > self.service.settings.ocr_max_pages}
+        if long_scans:
+            job["progress"] = {"pages_done": 0, "pages_total": sum(long_scans.values())}
+            job["stage"] = "排队等待 OCR 识别扫描页"
         self._save(job)
-        self._executor.submit(self._run, job)
-        log.info("ingest job %s queued: %d files", job_id, len(files))
+        if long_scans:
+            self._ocr_lane.submit(self._read_ahead, job, long_scans)
+        else:
+            self._executor.submit(self._run, job)
+        log.info("ingest job %s queued: %d files (%d long scans read ahead)", job_id, len(files), len(long_scans))
         return job
 
     def get(self, job_id: str) -> dict:
         path = self.folder / f"{job_id}.json"
         if not _JOB_ID.match(job_id) or not path.exists():
             raise JobNotFound(f"没有导入任务 {job_id!r}")
-        return json.loads(path.read_text(encoding="utf-8"))
+        job = json.loads(path.read_text(encoding="utf-8"))
+        if job.get("status") in _UNFINISHED and job.get("progress"):  # the OCR process's latest page
+            try:
+                job["progress"] = json.loads((self.folder / f"{job_id}.progress").read_text(encoding="utf-8"))
+                # said in the stage too: a page that shows only the stage shows the pages
+                job["stage"] = f"OCR 识别扫描页 {job['progress']['pages_done']}/{job['progress']['pages_total']}"
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # not started yet, or just finished: the job's own figure stands
+        return job
 
     def shutdown(self) -> None:
+        # A read-ahead may have an hour of pages left: it is stopped, not waited for (its job is then
+        # marked interrupted by the next server, as any job whose server is gone).
+        self._closing = True
+        if (ocr_worker := self._ocr_worker) is not None:
+            for process in list(getattr(ocr_worker, "_processes", {}).values()):  # no public way to stop a task
+                process.kill()
+            ocr_worker.shutdown(wait=False, cancel_futures=True)
+        self._ocr_lane.shutdown(wait=True, cancel_futures=True)
         self._executor.shutdown(wait=True, cancel_futures=False)
         if self._worker is not None:
             self._worker.shutdown(wait=True)
+
+    def _read_ahead(self, job: dict, long_scans: dict[str, int]) -> None:
+        """OCR a job's long scans page by page into the OCR cache, then queue its ingest. A scan the
+        read-ahead cannot read (too many pages even for QA_OCR_QUEUE_MAX_PAGES, damaged) is that file's
+        error; the job's other files are ingested as usual."""
+        try:
+            self._read_scans(job, long_scans)
+        except Exception:  # noqa: BLE001 - a background job has no caller: its ingest reads the scans itself
+            log.exception("ingest job %s: reading its scans ahead failed", job["job_id"])
+        if not self._closing:
+            self._executor.submit(self._run, job)
+
+    def _read_scans(self, job: dict, long_scans: dict[str, int]) -> None:
+        job.update(status="running", stage="OCR 识别扫描页", started_at=now())
+        self._save(job)
+        progress = self.folder / f"{job['job_id']}.progress"
+        done, total = 0, sum(long_scans.values())
+        for stored, pages in long_scans.items():
+            if self._closing:
+                return
+            if self._ocr_worker is None:
+                self._ocr_worker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                                       initializer=die_with_parent, initargs=(os.getpid(), 10))
+            try:
+                read, failed = self._ocr_worker.submit(read_ahead_in_child, self.service.settings, Path(stored),
+                                                       progress, done, total - pages).result()
+            except BrokenProcessPool:
+                if self._closing:
+                    return
+                log.error("ingest job %s: the OCR process died; its ingest reads the scan itself", job["job_id"])
+                self._ocr_worker, read, failed = None, pages, None
+            if failed is not None:
+                f = next(f for f in job["files"] if f["stored"] == stored)
+                f.update(status="error", error={"code": failed[0], "message": _client_message(failed[1], f)})
+            done, total = done + read, total - pages + read
+            job["progress"] = {"pages_done": done, "pages_total": total}
+            self._save(job)
+        progress.unlink(missing_ok=True)
+        job["stage"] = "扫描页已识别，排队导入"
+        self._save(job)
 
     def _ingest_worker(self) -> ProcessPoolExecutor:
         """The ingest process. It is started from the job thread, which lives as long as the server
@@ -149,6 +225,13 @@ class IngestJobs:
                    base_version=live_version_name(self.index_dir))
         self._save(job)
         files = job["files"]
+        files = [f for f in files if not f.get("error")]  # not a long scan the read-ahead could not read
+        if not files:
+            job.update(status="failed", stage="没有可导入的文档", finished_at=now(),
+                       error={"code": "nothing_ingested", "message": "上传的文件都没能导入；在线索引未改变"})
+            self._save(job)
+            self.on_finish("failed")
+            return
         paths = [Path(f["stored"]) for f in files]
         names = {f["stored"]: f["doc_id"] for f in files}
         file_names = {f["stored"]: f["name"] for f in files}  # the originals are kept under the client's names
@@ -157,6 +240,10 @@ class IngestJobs:
             # they would hold the interpreter lock against every query for seconds at a time.
             outcome = self._ingest_worker().submit(ingest_in_child, self.service.settings, paths, names,
                                                    file_names).result()
+            if job.get("progress"):  # the pages read ahead are in the index now (or will never be)
+                cache = Path(LoadLimits.from_settings(self.service.settings).ocr_cache)
+                for path in paths:
+                    ocr.forget(cache, path.read_bytes())
         except BrokenProcessPool:
             log.error("ingest job %s: the ingest process died; the next job starts a new one", job["job_id"])
             self._worker = None
@@ -177,7 +264,7 @@ class IngestJobs:
         outcome = {**{d: "added" for d in report.added}, **{d: "updated" for d in report.updated},
                    **{d: "unchanged" for d in report.unchanged}}
         claimed = {f["doc_id"] for f in files}
-        for f in files:
+        for f in files:  # the files read ahead and failed keep their error (they are job["files"] too)
             mine = problems.get(f["stored"], [])
             if f["stored"].endswith(".jsonl"):  # a JSONL file holds many documents, named by its lines
                 f["doc_ids"] = sorted(d for d in outcome if d not in claimed)
@@ -210,15 +297,65 @@ class IngestJobs:
         self.on_finish("failed")
 
 
-def die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int, niceness: int = 0) -> None:
     """First thing in the ingest process: have the kernel SIGKILL it when the server dies, however
     it dies, so no ingest switches the index in behind a dead or restarted server. (Strictly, when
     the thread that started it ends: the job thread, which lives as long as the server.) A killed
-    ingest leaves at most a `.tmp-*` folder; the live index is untouched."""
+    ingest leaves at most a `.tmp-*` folder; the live index is untouched. `niceness`: the OCR
+    read-ahead yields the CPU to queries and to the ingest of other jobs."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the server died before prctl took effect
         os._exit(1)
+    if niceness:
+        os.nice(niceness)
+
+
+def scan_pages(path: Path) -> int:
+    """How many pages a PDF or TIFF has (an upper bound on the pages OCR may read; 0 for other files
+    and for damaged ones, which the ingest reports): cheap, read from the file's structure."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".pdf":
+            import pypdfium2
+
+            pdf = pypdfium2.PdfDocument(str(path))
+            try:
+                return len(pdf)
+            finally:
+                pdf.close()
+        if suffix in (".tif", ".tiff"):
+            from PIL import Image
+
+            with Image.open(path) as image:
+                return getattr(image, "n_frames", 1)
+    except (OSError, ValueError, SyntaxError, RuntimeError) as exc:  # pdfium's PdfiumError is a RuntimeError
+        log.info("%s: pages not counted (%s)", path.name, exc)
+    return 0
+
+
+def read_ahead_in_child(settings: Settings, path: Path, progress: Path, before: int,
+                        after: int) -> tuple[int, tuple[str, str] | None]:
+    """Runs in the OCR process: reads `path` as its ingest will, OCR'd pages kept in the OCR cache,
+    writing {pages_done, pages_total} of the whole job to `progress` after each page (`before`: pages
+    of the job's scans read before this one; `after`: pages of those still to read). Returns the pages
+    read and, for a file that cannot be read, its (code, message)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    pages = [0]
+
+    def report(done: int, total: int) -> None:
+        pages[0] = total
+        tmp = progress.with_suffix(".progress.tmp")
+        tmp.write_text(json.dumps({"pages_done": before + done, "pages_total": before + total + after}), encoding="utf-8")
+        os.replace(tmp, progress)
+
+    limits = dataclasses.replace(LoadLimits.from_settings(settings), ocr_max_pages=settings.ocr_queue_max_pages,
+                                 max_seconds_per_file=0, ocr_cache_write=True, on_ocr_page=report)
+    try:
+        load_file(path, limits)  # the text is read again by the ingest, from the cache
+    except QAError as e:  # the limit that applied here is the queue's
+        return pages[0], (e.code, getattr(e, "reason", e.message).replace("QA_OCR_MAX_PAGES", "QA_OCR_QUEUE_MAX_PAGES"))
+    return pages[0], None
 
 
 def process_start(pid: int) -> str | None:

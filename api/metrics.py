@@ -15,6 +15,9 @@ class Metrics:
                                ["found"], registry=self.registry)
         self.ingest_jobs = Counter("qa_ingest_jobs_total", "Finished ingest jobs, by outcome", ["status"],
                                    registry=self.registry)
+        # Feedback given (or changed to another kind) on answers, by knowledge base, vote and 👎 reason.
+        self.feedback = Counter("qa_feedback_total", "Feedback given on answers, by knowledge base, vote and reason",
+                                ["kb", "vote", "reason"], registry=self.registry)
         self.index_documents = Gauge("qa_index_documents", "Documents in the live index", registry=self.registry)
         self.index_chunks = Gauge("qa_index_chunks", "Chunks in the live index", registry=self.registry)
 
@@ -24,6 +27,9 @@ class Metrics:
 
     def answered(self, found: bool) -> None:
         self.answers.labels(found=str(found).lower()).inc()
+
+    def feedback_given(self, kb: str, vote: str, reason: str) -> None:
+        self.feedback.labels(kb=kb, vote=vote, reason=reason or "none").inc()
 
     def index_size(self, documents: int, chunks: int) -> None:
         self.index_documents.set(documents)

@@ -52,6 +52,13 @@ class AskRequest(BaseModel):
                                description="本次对话之前的问题，按先后顺序（用于理解“那2020年呢？”这样的追问）")
     filters: FiltersIn | None = None
     top_k: int = Field(5, ge=1, le=20, description="引用片段数")
+    conversation_id: str | None = Field(None, max_length=64, description=(
+        "继续这个对话（问答记录开启时，上次回答返回的 conversation_id）：追问的历史取自服务器保存的该对话，"
+        "history 被忽略；不给出时新建一个对话。他人的或不存在的对话返回 404"))
+    use_history: bool = Field(True, description="false：不结合对话历史，按原问题回答（网页的“按原问题提问”）")
+    generate: bool | None = Field(None, description=(
+        "是否附加生成式回答（见 AnswerOut.generated）：true 生成，false 不生成；不填时，服务配置了生成模型"
+        "（QA_LLM_BASE_URL）即生成。只对找到答案（status 为 found）的问题生成"))
 
 
 class SearchRequest(BaseModel):
@@ -83,6 +90,41 @@ class CitationOut(BaseModel):
     page: int = Field(0, description="片段起始所在的页码（从 1 起；电子表格为第几个工作表）；0 表示格式无页码或未知")
     location: str = Field("", description="给人看的位置：“第3页”，电子表格的行为“工作表“指标”第12行”"
                                           "（.csv 为“第12行”），整张工作表为“工作表“指标””；无页码的格式为空")
+    ocr_confidence: float = Field(0, description="片段所在扫描页的 OCR 平均置信度（0–1，跨页时取最低）；"
+                                                 "0 表示不是 OCR 识别的文字。低于 QA_OCR_MIN_CONFIDENCE 时界面标注“识别置信度低”")
+
+
+class GeneratedSentenceOut(BaseModel):
+    text: str = Field(description="通过核对的一句话，出处以 [编号] 标注")
+    citations: list[int] = Field(description="这句话引用的片段编号（即 citations 中的 rank）")
+
+
+class GeneratedOut(BaseModel):
+    """A generated answer (`qa.generate.Generation`), as shown: only sentences that passed verification."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "text": "根据《湖南省“十四五”市场监管规划》，2025年全省市场主体目标为650万户[1]。",
+        "sentences": [{"text": "根据《湖南省“十四五”市场监管规划》，2025年全省市场主体目标为650万户[1]。", "citations": [1]}],
+        "verified": True, "status": "verified", "note": "", "model": "qwen2.5-7b-instruct",
+    }, {
+        "text": "", "sentences": [], "verified": False, "status": "withheld", "model": "qwen2.5-7b-instruct",
+        "note": "生成的回答与所引片段核对不符，未予显示；请以上面的答案和出处为准。",
+    }]})
+
+    text: str = Field(description="通过核对、可以显示的生成文本（[n] 为 citations 中 rank 为 n 的片段）；没有时为空")
+    sentences: list[GeneratedSentenceOut]
+    verified: bool = Field(description="true：模型的回答全部通过核对并给出")
+    status: Literal["verified", "withheld", "error"] = Field(description=(
+        "verified：全部通过核对；withheld：有一句中的数字、日期或名称在所引片段中找不到（或引用了未提供的片段），"
+        "该句及其后的内容未予显示；error：未配置模型、超时、模型服务出错或返回内容无法解析"))
+    note: str = Field(description="未全部给出时的中文说明（不含未通过核对的内容）")
+    model: str = Field("", description="生成所用的模型名称")
+
+    @classmethod
+    def from_generation(cls, g) -> GeneratedOut:
+        return cls(text=g.text, sentences=[GeneratedSentenceOut(text=s.text, citations=list(s.citations))
+                                           for s in g.sentences],
+                   verified=g.verified, status=g.status, note=g.note, model=g.model)
 
 
 class AnswerOut(BaseModel):
@@ -115,6 +157,17 @@ class AnswerOut(BaseModel):
         "not_found", description="found：给出了答案（found 为 true）；unsure：未能确定答案，但最接近的片段很相关，"
                                  "answer 为“未能确定答案，以下片段最相关：”，citations 中每个片段的 highlight 标出其中与问题最相关的一句；"
                                  "not_found：知识库中没有找到，citations 仅列出最接近的片段（无高亮）")
+    answer_id: str | None = Field(None, description="这次回答的编号：GET /answers/{answer_id} 查看它是怎样得出的，"
+                                                    "PUT /answers/{answer_id}/feedback 评价它；问答记录关闭时为 null")
+    conversation_id: str | None = Field(None, description="所在对话的编号，追问时放在请求的 conversation_id 中；"
+                                                          "问答记录关闭、或匿名调用未带 X-Client-ID 时为 null")
+    generated: GeneratedOut | None = Field(None, description=(
+        "生成式回答（请求了 generate 且找到了答案时）：模型依据前几个出处片段写的简短回答，其中每个数字、日期和"
+        "引用的名称都已与所引片段核对；未生成时为 null。/chat 在 done 之后以 generated_sentence 和 generated 事件给出"))
+
+    reason: str = Field("", description="给出或拒答的依据：ok（给出了答案）；拒答时为原因：unsure（把握不足）、unsupported（片段不支持）、"
+                                        "coverage（问题的要点在片段中覆盖不足）、distant（片段与问题相距较远）、region（地区不符）、"
+                                        "year（年份不符）、empty（没有检索到片段）")
 
     @classmethod
     def from_answer(cls, a: Answer) -> AnswerOut:
@@ -219,6 +272,11 @@ class ChunkSpanOut(BaseModel):
     start: int = Field(0, description="在 text（清洗后的正文）中的起点")
     end: int = 0
     page: int = Field(0, description="所在页码（从 1 起）；未知时为 0")
+    row: int = Field(0, description="电子表格中该行的行号；其他片段为 0")
+    cells: list[tuple[str, str]] = Field(default_factory=list, description="电子表格一行（kind=table_row）的 [列名, 值]，"
+                                                                           "供查看器以表格显示；其他片段为空")
+    ocr_confidence: float = Field(0, description="所在扫描页的 OCR 平均置信度；0 表示不是 OCR 识别的文字")
+    ocr_low: bool = Field(False, description="OCR 置信度低于 QA_OCR_MIN_CONFIDENCE：识别出的文字可能有误")
 
 
 class DocumentDetailOut(DocumentOut):
@@ -261,11 +319,15 @@ class JobOut(BaseModel):
                                                                               "同一批中的其他文件照常导入")
     report: dict | None = Field(None, description="导入结果：文档数、片段数、新增、更新、嵌入片段数、用时")
     error: dict | None = Field(None, description="整个任务失败时的原因；此时在线索引保持不变")
+    progress: dict | None = Field(None, description="长扫描件逐页 OCR 的进度 {pages_done, pages_total}（扫描页超过 "
+                                                    "QA_OCR_MAX_PAGES 的 PDF/TIFF 先在独立进程中逐页识别，不占用导入队列）；其他任务为 null")
 
 
 class MeOut(BaseModel):
     role: Literal["reader", "admin"]
     key_id: str | None = Field(description="密钥的哈希前缀（日志中以此指代密钥）；匿名读取时为 null")
+    generation: bool = Field(False, description="是否配置了生成模型：为 true 时可以请求生成式回答（ask/chat 的 generate），"
+                                                "网页显示“生成式回答”开关")
 
 
 class HealthOut(BaseModel):

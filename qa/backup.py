@@ -2,13 +2,16 @@
 
     backup.json   format, time, the version and its counts and model, size and sha256 of every file
     version/…     the live version folder (manifest.json, store.sqlite, vectors.npy, dense.faiss, bm25/)
-    uploads/…  jobs/…  trash/…  originals/…
+    uploads/…  jobs/…  trash/…  originals/…  evalsets/…
+    records/records.db   the conversations and feedback (qa/records), when kept in the default SQLite file
 
 A backup is taken under the writer lock, so no writer switches versions while the live folder is
 copied (a version folder never changes once written); each file is hashed as it goes into the
 archive. A restore checks every file against backup.json and the version against its own manifest,
 then, under the lock, adds it as a new version and switches `CURRENT` to it: a running server
 loads it on its next request. Documents the restore drops from the live index go to the trash.
+The records database is copied with SQLite's own backup (a consistent snapshot while the server
+writes); like every section, a restore adds it only where there is none, never over newer records.
 """
 from __future__ import annotations
 
@@ -18,9 +21,12 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import tarfile
+import tempfile
 import time
 import uuid
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -41,7 +47,10 @@ from .integrity import manifest_of, out_of_space, problem, verify
 log = logging.getLogger(__name__)
 
 FORMAT = 1
-SECTIONS = ("uploads", "jobs", "trash", "originals")  # kept beside the version: what uploads and deletes leave
+# Kept beside the version: what uploads and deletes leave, and a knowledge base's own eval set
+# (qa/evalsets.py, at its default QA_EVAL_DIR).
+SECTIONS = ("uploads", "jobs", "trash", "originals", "evalsets")
+RECORDS = "records/records.db"  # qa/records' default database (a QA_RECORDS_URL elsewhere is backed up by its owner)
 
 
 @dataclass(frozen=True)
@@ -84,9 +93,10 @@ def backup(index_dir: Path, dest: Path) -> BackupInfo:
         manifest = verify(folder)  # a damaged version is not worth keeping: refused, with what to do
         files: dict[str, dict] = {}
         try:
-            with out_of_space(dest.parent, "写出备份", "备份未写出，在线索引未改变"):
+            with (out_of_space(dest.parent, "写出备份", "备份未写出，在线索引未改变"),
+                  tempfile.TemporaryDirectory(prefix=".backup-", dir=dest.parent) as scratch):
                 with tarfile.open(tmp, "w") as tar:
-                    for path, arcname in _members(index_dir, folder):
+                    for path, arcname in _members(index_dir, folder, Path(scratch)):
                         with open(path, "rb") as f:
                             info = tar.gettarinfo(arcname=arcname, fileobj=f)
                             reader = _Hashing(f)
@@ -113,7 +123,7 @@ def backup(index_dir: Path, dest: Path) -> BackupInfo:
     return info
 
 
-def _members(index_dir: Path, folder: Path):
+def _members(index_dir: Path, folder: Path, scratch: Path):
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         yield path, f"version/{path.relative_to(folder).as_posix()}"
     for section in SECTIONS:
@@ -122,6 +132,15 @@ def _members(index_dir: Path, folder: Path):
             rel = path.relative_to(base)
             if not any(part.startswith(".") for part in rel.parts):  # temporary files of a write in progress
                 yield path, f"{section}/{rel.as_posix()}"
+    if (index_dir / RECORDS).is_file():
+        yield _snapshot(index_dir / RECORDS, scratch / "records.db"), RECORDS
+
+
+def _snapshot(db: Path, dest: Path) -> Path:
+    """A consistent copy of a live SQLite database (its WAL included), by SQLite's backup API."""
+    with closing(sqlite3.connect(db)) as src, closing(sqlite3.connect(dest)) as out:
+        src.backup(out)
+    return dest
 
 
 def restore(src: Path, index_dir: Path, *, expect_model: str | None = None,
@@ -159,7 +178,7 @@ def _extract(tar: tarfile.TarFile, src: Path, staging: Path) -> dict:
                 continue
             name = PurePosixPath(member.name)
             if (not member.isfile() or name.is_absolute() or ".." in name.parts
-                    or name.parts[0] not in ("version", *SECTIONS) or member.name not in files):
+                    or name.parts[0] not in ("version", *SECTIONS, "records") or member.name not in files):
                 raise BackupInvalid(f"{src} 含有不属于备份的条目 {member.name!r}，已拒绝恢复")
             dest = staging / name
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -198,7 +217,7 @@ def _install(staging: Path, record: dict, index_dir: Path, expect_model: str | N
     os.replace(version, final)
     trash_id = None
     try:
-        for section in SECTIONS:  # added beside what is there: nothing newer is overwritten
+        for section in (*SECTIONS, "records"):  # added beside what is there: nothing newer is overwritten
             for path in sorted(p for p in (staging / section).rglob("*") if p.is_file()):
                 target = index_dir / section / path.relative_to(staging / section)
                 if not target.exists():

@@ -118,15 +118,17 @@ class Calibrator:
 
 
 def fit(rows: list[dict[str, float]], labels: list[bool], weights: list[float] | None = None,
-        l2: float = 1.0, threshold: float = 0.0, identity: str = "", fitted_on: tuple[str, ...] = ()) -> Calibrator:
-    """L2-regularised logistic regression by Newton's method (numpy only; the intercept is not penalised)."""
+        l2: float = 1.0, threshold: float = 0.0, identity: str = "", fitted_on: tuple[str, ...] = (),
+        numeric: tuple[str, ...] = NUMERIC) -> Calibrator:
+    """L2-regularised logistic regression by Newton's method (numpy only; the intercept is not penalised).
+    `numeric` names the features fitted besides the kinds (another model, e.g. `qa.relevance`, brings its own)."""
     import numpy as np  # noqa: PLC0415
 
     seen: dict[str, int] = {}
     for r in rows:
         for n in r:
             seen[n] = seen.get(n, 0) + n.startswith(KIND)
-    names = NUMERIC + tuple(sorted(n for n, count in seen.items() if count >= MIN_KIND))
+    names = tuple(numeric) + tuple(sorted(n for n, count in seen.items() if count >= MIN_KIND))
     x = np.array([[r.get(n, 0.0 if n.startswith(KIND) else np.nan) for n in names] for r in rows], dtype=float)
     present = (~np.isnan(x)).sum(axis=0)
     mean = np.where(present > 0, np.nansum(x, axis=0) / np.maximum(present, 1), 0.0)  # a feature never seen: 0

@@ -201,6 +201,16 @@ class _Builder:
         self._regions: dict[str, str] = {}
         self._breaks = [m.start() for m in re.finditer("\f", doc.raw_text)]
         self._paged = bool(self._breaks) or doc.fmt in PAGED_FORMATS or doc.fmt in sheets.FORMATS
+        self._ocr = dict(doc.page_ocr)  # page → its OCR confidence, for the pages of a scan
+
+    def ocr_confidence(self, raw_start: int, raw_end: int) -> float:
+        """The lowest OCR confidence of the scanned pages a raw span covers (one badly read page
+        makes the passage doubtful); 0 when none of them was read by OCR."""
+        if not self._ocr:
+            return 0.0
+        first, last = self.page(raw_start), self.page(max(raw_start, raw_end - 1))
+        read = [self._ocr[p] for p in range(first, last + 1) if p in self._ocr]
+        return min(read, default=0.0)
 
     def page(self, raw_start: int) -> int:
         """The 1-based page (a spreadsheet's sheet) holding raw offset `raw_start`; 0 when unpaged."""
@@ -236,6 +246,7 @@ class _Builder:
             chunk_id=digest, doc_id=self.doc.doc_id, ordinal=ordinal, kind=kind, section=section,
             text=text, search_text=search_text, start=start, end=end,
             raw_start=raw_start, raw_end=raw_end, region=self.region(section), page=self.page(raw_start), row=row,
+            ocr_confidence=self.ocr_confidence(raw_start, raw_end),
         ))
 
 

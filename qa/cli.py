@@ -184,7 +184,8 @@ def eval_(
     k: Annotated[int, typer.Option("--k", help="检索评测的截断名次")] = 10,
     out: Annotated[Optional[Path], typer.Option(help="报告目录（默认 eval/runs/<时间>-<评测集>）")] = None,
     compare: Annotated[bool, typer.Option(help="bm25、dense、hybrid 并排比较")] = False,
-    diff: Annotated[Optional[tuple[Path, Path]], typer.Option(help="比较两份 report.json：A B")] = None,
+    diff: Annotated[Optional[tuple[Path, Path]], typer.Option(help="比较两次评测（report.json 或其目录）：A B")] = None,
+    kb: Annotated[Optional[str], typer.Option("--kb", help="评测该知识库自己的评测集（问答分析中加入的用例）")] = None,
     limit: Annotated[Optional[int], typer.Option(help="只评测前 N 题")] = None,
     index: IndexOpt = None, model: ModelOpt = None, as_json: JsonOpt = False,
 ):
@@ -192,20 +193,20 @@ def eval_(
     from . import evaluate, report  # noqa: PLC0415
 
     if diff:
-        a, b = (json.loads(Path(p).read_text()) for p in diff)
-        changes = evaluate.diff(a, b)
-        if as_json:
-            _print_json(changes)
-        else:
-            for c in changes:
-                typer.echo(f"[{c['config']}] {c['id']} {c['change']}: {c['question']}  "
-                           f"{c['before']['answer'] or '（拒答）'} → {c['after']['answer'] or '（拒答）'}  "
-                           f"命中名次 {c['before']['hit_rank']} → {c['after']['hit_rank']}")
-            typer.echo(f"{len(changes)} 题结果有变化。")
+        _eval_diff(*diff, as_json=as_json)
         return
-    if eval_file is None:
-        raise typer.BadParameter("需要评测集文件（或用 --diff A B 比较两份报告）")
     settings = _settings(index, model)
+    runs = None
+    if kb is not None:
+        from . import evalsets  # noqa: PLC0415
+
+        if eval_file is not None:
+            raise typer.BadParameter("--kb 评测该知识库自己的评测集，不再另给评测集文件")
+        eval_file, runs = evalsets.set_path(settings, kb), evalsets.runs_dir(settings, kb)
+        if not eval_file.exists():
+            raise evalsets.NoEvalSet(f"知识库 {kb} 还没有评测集（{eval_file}）：在问答分析中把问题“加入评测集”后再评测")
+    if eval_file is None:
+        raise typer.BadParameter("需要评测集文件，或 --kb 知识库名称（或用 --diff A B 比较两次评测）")
     modes = ["bm25", "dense", "hybrid"] + (["reranked"] if settings.rerank_model else []) if compare else [retriever]
     if any(m not in ("hybrid", "dense", "bm25", "reranked") for m in modes):
         raise typer.BadParameter(f"retriever 必须是 hybrid、dense、bm25 或 reranked，当前为 {retriever!r}")
@@ -229,6 +230,10 @@ def eval_(
         "settings": settings.public(),  # secrets masked: reports are shared
         "problems": [asdict(p) for p in problems], "configs": configs,
     }
+    if runs is not None:  # a knowledge base's runs are kept together: each report shows the earlier ones
+        result["kb"] = kb
+        result["history"] = evalsets.history(runs)
+        out = out or runs / time.strftime("%Y%m%d-%H%M%S")
     out = out or PROJECT_ROOT / "eval" / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{eval_file.stem}"
     report.write_all(result, out)
     if as_json:
@@ -248,7 +253,50 @@ def eval_(
     con.print(table)
     for p in problems:
         con.print(f"[yellow]跳过[/] {p.message}")
+    fb = configs[modes[-1]]["metrics"].get("feedback")
+    if fb:
+        con.print(f"来自反馈的用例：{fb['cases']} 题，答对 {fb['correct']} 题（正确率 {report.fmt(fb['accuracy'])}）")
     con.print(f"报告：{out}/report.html")
+
+
+def _eval_diff(a_path: Path, b_path: Path, as_json: bool) -> None:
+    """`qa eval --diff A B`: headline metrics A → B, the cases newly right and newly wrong."""
+    from . import evaluate  # noqa: PLC0415
+
+    def load(p: Path) -> dict:
+        p = p / "report.json" if p.is_dir() else p
+        try:
+            return json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise InvalidArgument(f"读不了评测报告 {p}：{e}") from e
+
+    result = evaluate.compare(load(a_path), load(b_path))
+    if as_json:
+        _print_json(result)
+        return
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from .report import HEADLINE, fmt  # noqa: PLC0415
+
+    con = Console(soft_wrap=True)
+    for mode, c in result["configs"].items():
+        table = Table(title=f"{mode}：{result['a']['created_at']} → {result['b']['created_at']}")
+        for col in ("指标", "A", "B", "变化"):
+            table.add_column(col, justify="left" if col == "指标" else "right")
+        for key in [k for k in (*HEADLINE, "overall_accuracy", "feedback_accuracy", "questions") if k in c["metrics"]]:
+            m = c["metrics"][key]
+            delta = "–" if m["delta"] is None else f"{m['delta']:+.4g}"
+            table.add_row(key, fmt(m["before"]), fmt(m["after"]), delta)
+        con.print(table)
+        for title, cases in (("新答对", c["newly_right"]), ("新答错", c["newly_wrong"]), ("新增用例", c["added"]),
+                             ("移除用例", c["removed"])):
+            if cases:
+                con.print(f"{title}（{len(cases)} 题）：")
+                for o in cases:
+                    tag = f" [反馈 {o['added']}]" if o["source"] == "feedback" else ""
+                    con.print(f"  {o['id']}{tag} {o['question']}  → {o['answer'] or '（拒答）'}", markup=False)
+    typer.echo(f"{len(result['changes'])} 题结果有变化。")
 
 
 @app.command()

@@ -121,3 +121,24 @@ class NoEarlierVersion(QAError):
 
     status = 409
     code = "no_earlier_version"
+
+
+class ConversationNotFound(QAError):
+    """No such conversation, or not the caller's: the two are not told apart (nothing is revealed)."""
+
+    status = 404
+    code = "conversation_not_found"
+
+
+class AnswerNotFound(QAError):
+    """No such answer record, or not the caller's."""
+
+    status = 404
+    code = "answer_not_found"
+
+
+class RecordsUnavailable(QAError):
+    """The answer records database cannot be opened or upgraded (QA_RECORDS_URL)."""
+
+    status = 503
+    code = "records_unavailable"

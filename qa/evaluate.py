@@ -43,6 +43,8 @@ class EvalItem:
     unanswerable: bool = False
     type: str = ""
     line: int = 0
+    source: str = ""  # "feedback": added from the gap report (qa/evalsets.py)
+    added: str = ""  # the date it was added, YYYY-MM-DD
 
 
 def load_eval_set(path: Path) -> tuple[list[EvalItem], list[LoadProblem]]:
@@ -79,6 +81,7 @@ def load_eval_set(path: Path) -> tuple[list[EvalItem], list[LoadProblem]]:
                 id=qid, question=question.strip(), answers=tuple(answers), history=tuple(history),
                 evidence=str(rec.get("evidence") or ""), doc=str(rec.get("doc") or rec.get("context_id") or ""),
                 unanswerable=unanswerable, type=str(rec.get("type") or ""), line=n,
+                source=str(rec.get("source") or ""), added=str(rec.get("added") or ""),
             ))
     return items, problems
 
@@ -161,6 +164,8 @@ class Outcome:
     top: list[dict] = field(default_factory=list)  # the first citations, for the report
     error: str = ""
     extractor: str = ""  # the kind of span that answered ("" when refused)
+    source: str = ""  # the item's `source` ("feedback") and `added` date, for the feedback figures
+    added: str = ""
 
 
 def relevant_chunks(index, item: EvalItem) -> set[str]:
@@ -187,7 +192,8 @@ def run(svc, items: list[EvalItem], mode: str = "hybrid", k: int = 10, progress:
         except QAError as e:  # a question the service refuses as invalid is scored as failed
             outcomes.append(Outcome(item.id, item.question, list(item.history), "", item.type, item.unanswerable,
                                     list(item.answers), False, "", False, False, 0.0, 0.0, None, 0,
-                                    (time.perf_counter() - t) * 1000, 0.0, error=e.message))
+                                    (time.perf_counter() - t) * 1000, 0.0, error=e.message,
+                                    source=item.source, added=item.added))
             continue
         latency = (time.perf_counter() - t) * 1000
         hits = hits[:k]
@@ -211,6 +217,7 @@ def run(svc, items: list[EvalItem], mode: str = "hybrid", k: int = 10, progress:
             item.id, item.question, list(item.history), answer.rewritten_question, item.type, item.unanswerable,
             list(item.answers), answer.found, answer.answer, correct, exact, round(f1, 4), round(rouge, 4), hit_rank,
             len(relevant), round(latency, 1), answer.confidence, top, extractor=answer.extractor,
+            source=item.source, added=item.added,
         ))
     return outcomes, ranx_run, qrels
 
@@ -263,7 +270,26 @@ def score(outcomes: list[Outcome], ranx_run: dict, qrels: dict, k: int = 10) -> 
         name: {"answers": len(os_), "accuracy": _ratio(sum(o.correct for o in os_), len(os_)),
                "exact": _ratio(sum(o.exact for o in os_), len(os_)), "f1": round(statistics.fmean(o.f1 for o in os_), 4)}
         for name, os_ in sorted(by_extractor.items(), key=lambda kv: -len(kv[1]))}
+    if (fb := feedback_figures(outcomes)) is not None:
+        metrics["feedback_accuracy"] = fb["accuracy"]
+        metrics["feedback"] = fb
     return metrics
+
+
+def feedback_figures(outcomes: list[Outcome]) -> dict | None:
+    """How the cases that came from the gap report fare, all together and by the date they were
+    added (an old case still wrong is a gap nobody closed); None when the set has none."""
+    fb = [o for o in outcomes if o.source == "feedback"]
+    if not fb:
+        return None
+    by_added: dict[str, list[Outcome]] = {}
+    for o in fb:
+        by_added.setdefault(o.added or "-", []).append(o)
+    return {"cases": len(fb), "correct": sum(o.correct for o in fb), "accuracy": _ratio(sum(o.correct for o in fb), len(fb)),
+            "unanswerable": sum(o.unanswerable for o in fb),
+            "by_added": [{"added": day, "cases": len(os_), "correct": sum(o.correct for o in os_),
+                          "accuracy": _ratio(sum(o.correct for o in os_), len(os_))}
+                         for day, os_ in sorted(by_added.items())]}
 
 
 def evaluate_set(svc, items: list[EvalItem], modes: list[str], k: int = 10, progress: bool = False) -> dict:
@@ -273,7 +299,7 @@ def evaluate_set(svc, items: list[EvalItem], modes: list[str], k: int = 10, prog
         outcomes, ranx_run, qrels = run(svc, items, mode=mode, k=k, progress=progress)
         configs[mode] = {"metrics": score(outcomes, ranx_run, qrels, k), "outcomes": [asdict(o) for o in outcomes]}
         log.info("eval %s: %s", mode, {m: v for m, v in configs[mode]["metrics"].items()
-                                       if m not in ("accuracy_by_type", "by_extractor", "reliability")})
+                                       if m not in ("accuracy_by_type", "by_extractor", "reliability", "feedback")})
     return configs
 
 
@@ -295,3 +321,40 @@ def diff(a: dict, b: dict) -> list[dict]:
                     else "broken" if old["correct"] and not o["correct"] else "rank",
                 })
     return changes
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def compare(a: dict, b: dict) -> dict:
+    """Run A against run B, per configuration present in both: every scalar metric before, after and
+    the change; the cases newly right and newly wrong; cases only in one run (the set grew)."""
+    configs = {}
+    for mode in [m for m in a["configs"] if m in b["configs"]]:
+        ma, mb = a["configs"][mode]["metrics"], b["configs"][mode]["metrics"]
+        metrics = {}
+        for key in [k for k in (*ma, *(k for k in mb if k not in ma))]:
+            x, y = ma.get(key), mb.get(key)
+            if _number(x) and _number(y):
+                metrics[key] = {"before": x, "after": y, "delta": round(y - x, 4)}
+            elif (_number(x) or _number(y)) and None in (x, y):  # e.g. feedback_accuracy, absent before
+                metrics[key] = {"before": x, "after": y, "delta": None}
+        before = {o["id"]: o for o in a["configs"][mode]["outcomes"]}
+        after = {o["id"]: o for o in b["configs"][mode]["outcomes"]}
+
+        def case(o: dict) -> dict:
+            return {"id": o["id"], "question": o["question"], "expected": o["expected"], "answer": o["answer"],
+                    "found": o["found"], "source": o.get("source", ""), "added": o.get("added", "")}
+
+        both = [i for i in after if i in before]
+        configs[mode] = {
+            "metrics": metrics,
+            "newly_right": [case(after[i]) for i in both if after[i]["correct"] and not before[i]["correct"]],
+            "newly_wrong": [case(after[i]) for i in both if before[i]["correct"] and not after[i]["correct"]],
+            "added": [case(after[i]) for i in after if i not in before],
+            "removed": [case(before[i]) for i in before if i not in after],
+        }
+    return {"a": {"set": a.get("set"), "created_at": a.get("created_at")},
+            "b": {"set": b.get("set"), "created_at": b.get("created_at")},
+            "configs": configs, "changes": diff(a, b)}

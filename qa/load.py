@@ -17,9 +17,9 @@ import time
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,13 +59,18 @@ class LoadLimits:
     ocr_max_pages: int = 50  # scanned pages OCR'd per document (qa/formats/ocr.py)
     ocr_dpi: int = 150  # a scanned PDF page is rendered at this resolution for OCR
     ocr_min_confidence: float = 0.9  # below: the ingest report warns that the text may be misread
+    # Pages an upload job read ahead (api/jobs.py) are found here and not read again, nor counted
+    # against `ocr_max_pages`; "" for none. Only the read-ahead writes it (`ocr_cache_write`).
+    ocr_cache: str = ""
+    ocr_cache_write: bool = False
+    on_ocr_page: Callable[[int, int], None] | None = field(default=None, compare=False)  # (done, total)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoadLimits:
         return cls(settings.max_inflated_bytes, settings.max_document_chars, settings.max_seconds_per_file,
                    convert_timeout=settings.convert_timeout, soffice=settings.soffice,
                    ocr_max_pages=settings.ocr_max_pages, ocr_dpi=settings.ocr_dpi,
-                   ocr_min_confidence=settings.ocr_min_confidence)
+                   ocr_min_confidence=settings.ocr_min_confidence, ocr_cache=str(settings.index_dir / "ocr-cache"))
 
 
 def find_files(paths: Iterable[Path], skipped: list[LoadProblem] | None = None) -> list[Path]:

@@ -12,7 +12,7 @@ from pathlib import Path
 HEADLINE = ("hit@1", "hit@5", "mrr@10", "ndcg@10", "answer_accuracy", "answer_exact", "answer_f1",
             "answer_rouge_l", "refusal_recall", "wrong_answer_rate")
 TABLE = HEADLINE + ("hit@3", "hit@10", "recall@10", "refusal_precision", "overall_accuracy",
-                    "ece", "latency_p50_ms", "latency_p95_ms")
+                    "ece", "latency_p50_ms", "latency_p95_ms", "feedback_accuracy")
 _COLORS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2")
 
 
@@ -60,6 +60,7 @@ def markdown(report: dict) -> str:
         lines += [f"| {name} | {v['answers']} | {fmt(v['accuracy'])} | {fmt(v['exact'])} | {fmt(v['f1'])} |"
                   for name, v in by_extractor.items()]
     lines += _calibration_md(report["configs"][main]["metrics"], main)
+    lines += _feedback_md(report, main)
     fails = _failures(report, main)
     lines += ["", f"## 答错的问题（{main}，{len(fails)} 题）", "",
               "| id | 问题 | 期望 | 返回 | 检索命中名次 | 首条引用 |", "|---|---|---|---|---|---|"]
@@ -83,6 +84,42 @@ def _calibration_md(m: dict, mode: str) -> list[str]:
     lines += [f"| {b['lo']:.1f}–{b['hi']:.1f} | {b['count']} | {fmt(b['confidence'])} | {fmt(b['accuracy'])} |"
               for b in bins]
     return lines
+
+
+def _feedback_md(report: dict, mode: str) -> list[str]:
+    """The cases added from the gap report (问答分析): by the date they were added, and over earlier runs."""
+    fb = report["configs"][mode]["metrics"].get("feedback")
+    lines = []
+    if fb:
+        lines += ["", f"## 来自反馈的用例（{mode}）", "",
+                  f"共 {fb['cases']} 题（其中知识库未覆盖 {fb['unanswerable']} 题），答对 {fb['correct']} 题，"
+                  f"正确率 {fmt(fb['accuracy'])}。", "", "| 加入日期 | 用例数 | 答对 | 正确率 |", "|---|---|---|---|"]
+        lines += [f"| {d['added']} | {d['cases']} | {d['correct']} | {fmt(d['accuracy'])} |" for d in fb["by_added"]]
+    if report.get("history"):
+        lines += ["", "## 历次评测（本知识库）", "", "| 运行 | 时间 | 题数 | 总正确率 | 反馈用例 | 反馈用例正确率 |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {h['run']} | {h['created_at']} | {h['questions']} | {fmt(h['overall_accuracy'])} | "
+                  f"{h['feedback_cases']} | {fmt(h['feedback_accuracy'])} |" for h in report["history"]]
+    return lines
+
+
+def _feedback_html(report: dict, mode: str) -> str:
+    e = html.escape
+    fb = report["configs"][mode]["metrics"].get("feedback")
+    out = ""
+    if fb:
+        rows = "".join(f'<tr><td>{e(d["added"])}</td><td class="num">{d["cases"]}</td><td class="num">{d["correct"]}</td>'
+                       f'<td class="num">{fmt(d["accuracy"])}</td></tr>' for d in fb["by_added"])
+        out += (f'<h2>来自反馈的用例（{e(mode)}）</h2><p>共 <b>{fb["cases"]}</b> 题（其中知识库未覆盖 {fb["unanswerable"]} 题），'
+                f'答对 {fb["correct"]} 题，正确率 <b>{fmt(fb["accuracy"])}</b>。</p><table style="width:auto"><tr>'
+                f'<th>加入日期</th><th>用例数</th><th>答对</th><th>正确率</th></tr>{rows}</table>')
+    if report.get("history"):
+        rows = "".join(f'<tr><td>{e(h["run"])}</td><td>{e(h["created_at"])}</td><td class="num">{h["questions"]}</td>'
+                       f'<td class="num">{fmt(h["overall_accuracy"])}</td><td class="num">{h["feedback_cases"]}</td>'
+                       f'<td class="num">{fmt(h["feedback_accuracy"])}</td></tr>' for h in report["history"])
+        out += ('<h2>历次评测（本知识库）</h2><table style="width:auto"><tr><th>运行</th><th>时间</th><th>题数</th>'
+                f'<th>总正确率</th><th>反馈用例</th><th>反馈用例正确率</th></tr>{rows}</table>')
+    return out
 
 
 # ---------------------------------------------------------------- HTML with inline SVG
@@ -218,6 +255,7 @@ def page(report: dict) -> str:
 <table><tr><th>指标</th>{''.join(f'<th>{e(m)}</th>' for m in configs)}</tr>{rows}</table>
 <h2>延迟分布</h2>{_histogram(report)}
 {_calibration_html(report["configs"][main]["metrics"], main)}
+{_feedback_html(report, main)}
 <h2>答错的问题（{e(main)}，{len(fails)} 题）</h2>
 <table><tr><th>id</th><th>问题</th><th>题型</th><th>期望</th><th>返回</th><th>命中名次</th><th>前几条引用</th></tr>
 {''.join(fails)}</table></body></html>"""

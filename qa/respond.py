@@ -54,7 +54,7 @@ def citation(rank: int, hit: Hit, docs: dict, highlight=()) -> Citation:
         source=info.source if info else "", date=info.date if info else "", region=c.region,
         section=c.section, kind=c.kind, text=c.text, highlight=tuple(tuple(s) for s in highlight),
         doc_offsets=(c.raw_start, c.raw_end), score=round(hit.score, 6),
-        page=c.page, location=location(c, info.fmt if info else ""),
+        page=c.page, location=location(c, info.fmt if info else ""), ocr_confidence=c.ocr_confidence,
     )
 
 
@@ -81,14 +81,14 @@ def _refused(question: str, rewritten: str, hits: list[Hit], choice: Choice, doc
     if not nearest_is_close(choice, hits, near):
         return Answer(question, rewritten, False, not_found_message(rewritten), "", choice.confidence,
                       tuple(citation(i + 1, h, docs) for i, h in enumerate(shown)), (), timings,
-                      status="not_found")
+                      status="not_found", reason=choice.reason)
     ws = terms(rewritten, idf)
     cites = []
     for i, h in enumerate(shown):
         span = best_sentence(rewritten, h.chunk.text, h.chunk.kind, weights=ws)
         cites.append(citation(i + 1, h, docs, [span] if span else ()))
     return Answer(question, rewritten, False, UNSURE_MESSAGE, "", choice.confidence, tuple(cites), (), timings,
-                  status="unsure")
+                  status="unsure", reason=choice.reason)
 
 
 def compose(question: str, rewritten: str, hits: list[Hit], choice: Choice, docs: dict, k: int,
@@ -115,4 +115,4 @@ def compose(question: str, rewritten: str, hits: list[Hit], choice: Choice, docs
             seen_docs.add(h.chunk.doc_id)
             others.append(citation(len(others) + 1, h, docs))
     return Answer(question, rewritten, True, cand.answer, cand.sentence.strip(), choice.confidence,
-                  tuple(cites), tuple(others), timings, cand.extractor, status="found")
+                  tuple(cites), tuple(others), timings, cand.extractor, status="found", reason=choice.reason)

@@ -29,12 +29,13 @@ from .types import Chunk, Document
 _SCHEMA = """
 CREATE TABLE documents (
   doc_id TEXT PRIMARY KEY, title TEXT, date TEXT, source TEXT, region TEXT, kind TEXT,
-  path TEXT, fmt TEXT, checksum TEXT, raw_text TEXT, text TEXT, offsets BLOB
+  path TEXT, fmt TEXT, checksum TEXT, raw_text TEXT, text TEXT, offsets BLOB, page_ocr TEXT DEFAULT ''
 );
 CREATE TABLE chunks (
   row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE, doc_id TEXT, ordinal INTEGER, kind TEXT,
   section TEXT, text TEXT, search_text TEXT, start INTEGER, "end" INTEGER,
-  raw_start INTEGER, raw_end INTEGER, region TEXT, page INTEGER DEFAULT 0, sheet_row INTEGER DEFAULT 0
+  raw_start INTEGER, raw_end INTEGER, region TEXT, page INTEGER DEFAULT 0, sheet_row INTEGER DEFAULT 0,
+  ocr_confidence REAL DEFAULT 0
 );
 CREATE INDEX chunks_doc ON chunks(doc_id);
 """
@@ -225,14 +226,16 @@ def write_store(path: Path, documents: list[Document], chunks: list[Chunk]) -> N
     try:
         con.executescript(_SCHEMA)
         con.executemany(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [(d.doc_id, d.title, d.date, d.source, d.region, d.kind, d.path, d.fmt, d.checksum,
-              d.raw_text, d.text, array("i", d.offsets).tobytes()) for d in documents],
+              d.raw_text, d.text, array("i", d.offsets).tobytes(),
+              ",".join(f"{p}:{c:.3f}" for p, c in d.page_ocr)) for d in documents],
         )
         con.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [(i, c.chunk_id, c.doc_id, c.ordinal, c.kind, c.section, c.text, c.search_text,
-              c.start, c.end, c.raw_start, c.raw_end, c.region, c.page, c.row) for i, c in enumerate(chunks)],
+              c.start, c.end, c.raw_start, c.raw_end, c.region, c.page, c.row, c.ocr_confidence)
+             for i, c in enumerate(chunks)],
         )
         con.commit()
     finally:
@@ -248,18 +251,28 @@ def _read(path: Path, sql: str, args: tuple = ()) -> list[tuple]:
 
 
 def read_chunks(path: Path) -> list[Chunk]:
-    """The chunks in row order (row i is vector i). A store written before chunks had pages has no
-    page or sheet_row column: its chunks read with page and row 0 (unknown)."""
+    """The chunks in row order (row i is vector i). A store written before chunks had pages (or OCR
+    confidences) has no page, sheet_row (ocr_confidence) column: its chunks read with 0 (unknown)."""
     columns = {r[1] for r in _read(path, "PRAGMA table_info(chunks)")}
-    where = ", ".join(c if c in columns else "0" for c in ("page", "sheet_row"))
+    where = ", ".join(c if c in columns else "0" for c in ("page", "sheet_row", "ocr_confidence"))
     return [Chunk(*r) for r in _read(path, 'SELECT chunk_id, doc_id, ordinal, kind, section, text, search_text, '
                                            f'start, "end", raw_start, raw_end, region, {where} FROM chunks ORDER BY row')]
 
 
 def read_documents(path: Path, doc_ids: list[str] | None = None) -> list[Document]:
     """Stored documents (all, or those named) with their original and cleaned text."""
+    # a store written before OCR confidences were kept has no page_ocr column
+    page_ocr = "page_ocr" if "page_ocr" in {r[1] for r in _read(path, "PRAGMA table_info(documents)")} else "''"
+    select = ("SELECT doc_id, title, date, source, region, kind, path, fmt, checksum, raw_text, text, offsets, "
+              f"{page_ocr} FROM documents")
     if doc_ids is None:
-        rows = _read(path, "SELECT * FROM documents")
+        rows = _read(path, select)
     else:
-        rows = [r for d in doc_ids for r in _read(path, "SELECT * FROM documents WHERE doc_id = ?", (d,))]
-    return [Document(*head, offsets=tuple(array("i", offsets))) for *head, offsets in rows]
+        rows = [r for d in doc_ids for r in _read(path, f"{select} WHERE doc_id = ?", (d,))]
+    return [Document(*head, offsets=tuple(array("i", offsets)), page_ocr=_page_ocr(pages))
+            for *head, offsets, pages in rows]
+
+
+def _page_ocr(value: str) -> tuple[tuple[int, float], ...]:
+    """"2:0.981,3:0.640" as written above, read back."""
+    return tuple((int(p), float(c)) for p, _, c in (part.partition(":") for part in (value or "").split(",") if part))

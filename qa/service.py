@@ -29,6 +29,7 @@ from .errors import (
     InvalidArgument,
     QAError,
 )
+from .formats.ocr import parse_page_confidences
 from .index import DocumentInfo, Index, live_version_name, writer_lock
 from .integrity import manifest_of, out_of_space
 from .respond import Nearness, compose
@@ -65,6 +66,7 @@ def prepare(raw: RawDocument) -> Document:
         doc_id=raw.doc_id, title=meta.title, date=meta.date, source=meta.source, region=meta.region,
         kind=meta.kind, path=raw.path, fmt=raw.fmt, checksum=checksum(raw),
         raw_text=raw.text, text=cleaned.text, offsets=cleaned.offsets,
+        page_ocr=parse_page_confidences(str(raw.fields.get("ocr_page_confidence") or "")),
     )
 
 

@@ -9,8 +9,9 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic import Field, SecretStr, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The repository root when running from a checkout (`pip install -e .`); paths
@@ -170,6 +171,33 @@ class Settings(BaseSettings):
     # (qa/data/calibration.json); 0 withholds none.
     min_confidence: float | None = Field(None, ge=0, le=1)
 
+    # ----- the knowledge base, its gap report and its own eval set (qa/gaps.py, qa/evalsets.py) -----
+    # Only one knowledge base exists today; its name labels records, eval sets and reports.
+    kb_name: str = Field("default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    # Each knowledge base's eval set is <eval_dir>/<kb>.jsonl and its `qa eval --kb` runs go to
+    # <eval_dir>/runs/<kb>/. Unset: `evalsets/` in the index folder — the knowledge base's data folder,
+    # which an installed service can write (it has no checkout; eval/ of a checkout is shipped code).
+    eval_dir: Path | None = None
+    # The gap report (问答分析) counts an answer shown as found with a confidence below this as low
+    # confidence, besides those withheld as unsure.
+    gap_low_confidence: float = Field(0.5, ge=0, le=1)
+    # Questions whose embeddings (the loaded model, "query: " prompt) have a cosine at least this with a
+    # group's centre, and that name the same regions and years, are grouped together. On the default model
+    # paraphrases score 0.93–0.99 and different questions on one subject 0.85–0.90 (tests/test_gaps.py).
+    gap_similarity: float = Field(0.92, ge=0, le=1)
+
+    # ----- answer records: conversations, traces, feedback (qa/records; README, "问答记录") -----
+    # What the API keeps of each question: "full" everything (answer and citations as shown);
+    # "questions" the question, its rewritten form, status, confidence, trace and feedback, but no
+    # answer text; "off" nothing (no database is opened; follow-ups then need `history`).
+    records: Literal["off", "questions", "full"] = "full"
+    # A SQLAlchemy URL (postgresql+psycopg://user:pw@host/db for a larger deployment). Unset: the
+    # SQLite file records/records.db in the index folder, beside (not inside) its versions.
+    records_url: str = ""
+    # Answers (with their feedback) older than this many days are deleted, at start-up and then
+    # hourly; conversations left empty go with them. 0 keeps everything.
+    records_days: float = Field(180, ge=0)
+
     @property
     def embed_identity(self) -> str:
         """The model identity these settings embed with (`qa.embed.model_identity`): what an index must match."""
@@ -190,6 +218,33 @@ class Settings(BaseSettings):
             log.warning("min_dense %.3f was not calibrated for the embedding variant %s: refusals may shift; "
                         "run scripts/calibrate_refusal.py and set QA_MIN_DENSE", self.min_dense, identity)
         return self
+
+    # ----- generated answers (qa/generate.py; README, "生成式回答") -----
+    # An OpenAI-compatible chat model (vLLM, Ollama, Xinference…), e.g. http://gpu-server:8000/v1; off
+    # when empty. `llm_model` is the served model's name (empty: the first one its /v1/models lists).
+    # The timeout bounds each attempt (and the whole stream); failed attempts are retried by the
+    # `openai` client. `llm_passages`: how many of the top citations the model is given, numbered as
+    # they are on screen.
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: SecretStr = Field(SecretStr(""), json_schema_extra=SECRET)
+    llm_timeout: float = Field(30.0, gt=0)
+    llm_retries: int = Field(1, ge=0, le=10)
+    llm_passages: int = Field(5, ge=1, le=20)
+    llm_max_tokens: int = Field(512, ge=16, le=8192)
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url.strip())
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _llm_url(cls, url: str) -> str:
+        """Checked at start-up, not at the first question; the message leaves out what may carry a key."""
+        parts = urlsplit(url.strip())
+        if url.strip() and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("QA_LLM_BASE_URL 应为 http(s) 地址，如 http://gpu-server:8000/v1")
+        return url.strip()
 
     # Limits on what a caller may send (the CLI, the API and the chat all check them in `Service`).
     max_question_chars: int = Field(500, ge=1)
@@ -232,6 +287,10 @@ class Settings(BaseSettings):
     # report warns the text may be misread (a clean 150 dpi page reads at ~0.98; one at ~0.9 has about
     # one character in ten wrong).
     ocr_max_pages: int = Field(50, ge=1)
+    # An upload job with a longer scan is not refused: its pages are read ahead, page by page, in an
+    # OCR process of their own beside the ingest queue (api/jobs.py; the job reports pages done), at
+    # most this many per file; its ingest then finds them read (an OCR cache under the index).
+    ocr_queue_max_pages: int = Field(1000, ge=1)
     ocr_dpi: int = Field(150, ge=72, le=400)
     ocr_min_confidence: float = Field(0.9, ge=0, le=1)
     # Wrong keys per client address per minute before that address is refused (429) for the rest of

@@ -49,6 +49,9 @@ class Document:
     # name it was uploaded or ingested under; "" when none was kept (a JSONL line, an older index).
     original_sha256: str = ""
     original_name: str = ""
+    # (page, mean OCR confidence) of each page read by OCR (a scan): qa/chunk.py puts it on the page's
+    # chunks. () for a document with no scanned page.
+    page_ocr: tuple[tuple[int, float], ...] = ()
 
     def raw_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) span of the cleaned text to the raw text."""
@@ -84,6 +87,9 @@ class Chunk:
     # spreadsheet, its sheet), and a spreadsheet row's own row number. 0: unknown or not applicable.
     page: int = 0
     row: int = 0
+    # The lowest mean OCR confidence of the scanned pages the chunk spans (a citation from a page
+    # read badly is flagged 识别置信度低); 0: no page of it was read by OCR.
+    ocr_confidence: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -162,6 +168,7 @@ class Citation:
     score: float
     page: int = 0  # the page (a spreadsheet: sheet) the passage starts on; 0 when unknown
     location: str = ""  # said to people: "第3页", "工作表“指标”第12行"; "" when unknown
+    ocr_confidence: float = 0.0  # the chunk's (see `Chunk`): 0 when its text was not read by OCR
 
 
 @dataclass(frozen=True)
@@ -181,6 +188,9 @@ class Answer:
     # "found"; "unsure" when the answer was refused but the nearest passages are close (each cited
     # with its best sentence highlighted); "not_found". Left empty, it follows `found`.
     status: str = ""
+    # Why it was refused (qa/answer.py Choice.reason: unsure, unsupported, coverage, distant, region,
+    # year, empty); "ok" when found.
+    reason: str = ""
 
     def __post_init__(self) -> None:
         if not self.status:

@@ -135,20 +135,25 @@ def fmt(m: dict) -> str:
     return "  ".join(f"{k} {'–' if v is None else f'{v:.3f}'}" for k, v in m.items())
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(description: str, out: Path, rows_help: str) -> argparse.Namespace:
+    """The command line shared with scripts/calibrate_relevance.py."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--trial-index", type=Path, default=ROOT / "index" / "cmrc2018_trial")
     ap.add_argument("--dev-index", type=Path, default=ROOT / "index" / "cmrc2018_dev")
     ap.add_argument("--seed-index", type=Path, default=None, help="default: the configured index (built from corpus/ when missing)")
     ap.add_argument("--bench", type=Path, default=BENCH)
     ap.add_argument("--check", action="store_true", help="also report on CMRC dev and the seed held-out half")
     ap.add_argument("--dry-run", action="store_true", help="print, do not write the JSON")
-    ap.add_argument("--out", type=Path, default=calibration.PATH)
-    ap.add_argument("--rows", type=Path, default=None,
-                    help="keep the answered rows in this JSON file and reuse them (only while nothing changed)")
+    ap.add_argument("--out", type=Path, default=out)
+    ap.add_argument("--rows", type=Path, default=None, help=rows_help)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    return args
 
+
+def gather(args: argparse.Namespace, collect) -> dict:
+    """`collect(service, items)`'s rows for the seed set, CMRC trial and (with --check) CMRC dev, read
+    from --rows when it has them and kept there for the next run."""
     rows = json.loads(args.rows.read_text()) if args.rows and args.rows.exists() else {}
     if "seed" not in rows:
         seed_svc = service(args.seed_index or Settings().index_dir, Settings().corpus_dir)
@@ -162,6 +167,13 @@ def main() -> None:
         rows["dev"] = collect(dev_svc, load_eval_set(args.bench / "cmrc2018_dev" / "qa.jsonl")[0])
     if args.rows:
         args.rows.write_text(json.dumps(rows, ensure_ascii=False))
+    return rows
+
+
+def main() -> None:
+    args = arguments(__doc__.split("\n\n")[0], calibration.PATH,
+                     "keep the answered rows in this JSON file and reuse them (only while nothing changed)")
+    rows = gather(args, collect)
     trial_rows, identity = rows["trial"], rows["identity"]
     seed_tune = [r for r in rows["seed"] if seed_half(r["id"]) == "tuning"]
     seed_held = [r for r in rows["seed"] if seed_half(r["id"]) == "held_out"]

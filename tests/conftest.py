@@ -187,8 +187,9 @@ READER = {"X-API-Key": READER_KEY}
 
 
 def copy_index(svc, dest: Path) -> Path:
-    """A private copy of a built index folder (CURRENT symlink included), for tests that write."""
-    shutil.copytree(svc.settings.index_dir, dest, symlinks=True)
+    """A private copy of a built index folder (CURRENT symlink included), for tests that write. Not
+    the records another test's in-process app wrote beside it: each copy starts with none."""
+    shutil.copytree(svc.settings.index_dir, dest, symlinks=True, ignore=shutil.ignore_patterns("records", "evalsets"))
     return dest
 
 
@@ -309,3 +310,33 @@ def client(corpus_service):
     with app_client(corpus_service) as c:
         wait_ready(c)
         yield c
+
+
+# The one browser of the run: every page test module shares it (Playwright's sync API allows one
+# instance per thread, so a browser per module would collide).
+CHROMIUM = "/usr/bin/chromium"  # Playwright's own browser download is not available here
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only the browser tests need it
+
+    # Not a skip: a missing browser must fail the run, not quietly drop the page's tests.
+    assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: run `bash scripts/install_browser.sh`"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def double():
+    """The generation model of the tests: tests/llm_double.py, an OpenAI-compatible test double on
+    loopback answering scripted completions (no LLM runs on these machines)."""
+    from llm_double import LLMDouble  # noqa: PLC0415
+
+    d = LLMDouble().start()
+    yield d
+    d.stop()

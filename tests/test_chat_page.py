@@ -13,28 +13,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ADMIN, ADMIN_KEY, READER, READER_KEY
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from conftest import ADMIN, ADMIN_KEY, CHROMIUM, CHROMIUM_ARGS, READER, READER_KEY  # noqa: F401 - CHROMIUM*: re-exported
+from playwright.sync_api import Locator, Page, expect
 
 ARTIFACTS = Path(__file__).parent / "artifacts" / "chat"
 STATIC = Path(__file__).parent.parent / "api" / "static"
-CHROMIUM = "/usr/bin/chromium"  # Playwright's own browser download is not available here
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 INGEST_MS = 900_000  # a cap for a busy machine, not a deadline
 
 expect.set_options(timeout=20_000)
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    # Not a skip: a missing browser must fail the run, not quietly drop the page's tests.
-    assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: run `bash scripts/install_browser.sh`"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @dataclass

@@ -36,6 +36,8 @@ FUEL = ["青禾县加油站计量专项检查结果公告",
 SEALS = ["二、公章刻制备案情况",
          "　　截至2025年6月底，全县公章刻制业务已全部纳入线上备案，上半年新刻制公章5386枚，免费刻制公章1290套。"]
 TEXT_PAGE = ["青禾县市场监管工作简报", "一、本期概况", "本期共两页，第二页为盖章文件的扫描件。"]
+BOILERS = ["青禾县特种设备安全月报", "　　2025年6月，全县登记在用锅炉187台，锅炉定期检验率达到100%，未发生特种设备事故。"]
+CYLINDERS = ["二、气瓶充装单位检查", "　　6月共检查气瓶充装单位14家，责令整改充装记录不全等问题23项，暂停1家单位的充装许可。"]
 
 
 def scan(lines: list[str], size: tuple[int, int] = (1240, 640), seed: int = 11) -> Image.Image:
@@ -75,6 +77,16 @@ def mixed_pdf(path: Path, scanned: Image.Image | None) -> Path:
         pdf.drawImage(ImageReader(scanned), 0, 0, width * 72 / DPI, height * 72 / DPI)
         pdf.showPage()
     pdf.save()
+    return path
+
+
+def clean_and_poor_pdf(path: Path) -> Path:
+    """Two scanned pages: the first clean, the second scanned at under a quarter of the resolution
+    (read at ~0.86 confidence, its figures still right), so the document's mean (~0.93) stays above
+    QA_OCR_MIN_CONFIDENCE (0.9) while its second page is below it."""
+    poor = scan(CYLINDERS, size=(1240, 400), seed=22)
+    poor = poor.resize((int(1240 / 4.5), int(400 / 4.5))).resize(poor.size)
+    scan(BOILERS, size=(1240, 400), seed=21).save(path, "PDF", resolution=DPI, save_all=True, append_images=[poor])
     return path
 
 
@@ -127,6 +139,21 @@ def test_a_poor_scan_is_imported_with_a_warning_naming_file_and_figure(tmp_path)
     assert [p.code for p in problems] == ["ocr_low_confidence"] and problems[0].code in WARNING_CODES
     assert problems[0].message == (f"模糊.png 已导入，但 OCR 平均置信度只有 {confidence:.2f}（低于 0.95），"
                                    "识别出的文字可能有误，请核对原件")
+
+
+def test_each_scanned_page_keeps_its_own_confidence_which_its_chunks_carry(tmp_path):
+    from qa.chunk import chunk_document
+    from qa.service import prepare
+
+    raw = load_file(clean_and_poor_pdf(tmp_path / "特种设备月报.pdf"))[0]
+    pages = ocr.parse_page_confidences(raw.fields["ocr_page_confidence"])
+    assert [p for p, _ in pages] == [1, 2] and pages[0][1] > 0.95 and pages[1][1] < 0.9
+    assert float(raw.fields["ocr_confidence"]) >= 0.9  # the document's mean alone would not warn
+    chunks = chunk_document(prepare(raw))
+    assert {c.page: c.ocr_confidence for c in chunks} == dict(pages)
+    digital = load_file(mixed_pdf(tmp_path / "简报.pdf", scan(SEALS)))[0]  # page 1 has a text layer
+    assert digital.fields["ocr_page_confidence"].startswith("2:")
+    assert {c.page: c.ocr_confidence > 0 for c in chunk_document(prepare(digital))} == {1: False, 2: True}
 
 
 def test_a_scan_with_more_pages_than_the_limit_is_refused_before_any_is_read(tmp_path):
@@ -197,11 +224,12 @@ def ocr_service(tmp_path_factory, corpus_service, model_dir, embedder):
     root = tmp_path_factory.mktemp("ocr")
     scan(ELEVATORS).save(root / "电梯检查通报.png")
     files = [root / "电梯检查通报.png", scanned_pdf(root / "加油机检查公告.pdf", scan(FUEL, seed=12)),
-             mixed_pdf(root / "公章刻制简报.pdf", scan(SEALS, seed=13)), root / "空白.png"]
+             mixed_pdf(root / "公章刻制简报.pdf", scan(SEALS, seed=13)),
+             clean_and_poor_pdf(root / "特种设备月报.pdf"), root / "空白.png"]
     Image.new("L", (600, 400), 255).save(files[-1])
     svc = Service(make_settings(copy_index(corpus_service, root / "kb"), model_dir), embedder=embedder)
     report = svc.ingest(files)
-    assert sorted(report.added) == ["公章刻制简报", "加油机检查公告", "电梯检查通报"]
+    assert sorted(report.added) == ["公章刻制简报", "加油机检查公告", "特种设备月报", "电梯检查通报"]
     assert [(Path(p.path).name, p.code) for p in report.problems] == [("空白.png", "ocr_no_text")]
     return svc
 
@@ -215,6 +243,27 @@ def test_a_fact_only_in_a_scan_is_answered_and_cited(ocr_service, question, doc_
     answer = ocr_service.ask(question)
     assert answer.found and answer.answer == expected
     assert (answer.citations[0].doc_id, answer.citations[0].location) == (doc_id, location)
+
+
+def test_a_citation_from_a_poorly_read_page_is_flagged_and_one_from_a_clean_page_is_not(ocr_service):
+    from conftest import READER, app_client, wait_ready
+
+    from api.schemas import AnswerOut
+
+    poor = ocr_service.ask("青禾县6月共检查气瓶充装单位多少家？")
+    clean = ocr_service.ask("青禾县登记在用锅炉多少台？")
+    assert (poor.answer, poor.citations[0].doc_id, poor.citations[0].location) == ("14家", "特种设备月报", "第2页")
+    assert (clean.answer, clean.citations[0].doc_id, clean.citations[0].location) == ("187台", "特种设备月报", "第1页")
+    assert 0 < AnswerOut.from_answer(poor).citations[0].ocr_confidence < 0.9  # what the API returns
+    assert AnswerOut.from_answer(clean).citations[0].ocr_confidence > 0.95
+    assert all(c.ocr_confidence == 0 for c in ocr_service.ask("青禾县2025年上半年新刻制公章多少枚？").citations
+               if c.location == "第1页" and c.doc_id == "公章刻制简报")  # a text-layer page is not OCR
+    with app_client(ocr_service) as client:  # the viewer's spans say which passages to flag
+        wait_ready(client)
+        detail = client.get("/api/v1/documents/特种设备月报", headers=READER)
+        assert detail.status_code == 200, detail.text
+        spans = detail.json()["chunk_spans"]
+    assert {(s["page"], s["ocr_low"]) for s in spans} == {(1, False), (2, True)}
 
 
 def test_a_scanned_ofd_page_is_read_by_ocr_and_its_text_page_kept(tmp_path):

@@ -1,4 +1,5 @@
 """Spreadsheets (.xlsx, .xls, .et, .csv): each row a record naming its columns, cited by sheet and row."""
+import datetime as dt
 from pathlib import Path
 
 import openpyxl
@@ -9,9 +10,26 @@ from conftest import copy_index, make_settings
 from api.schemas import AnswerOut
 from qa.chunk import chunk_document
 from qa.errors import DocumentLoadError
-from qa.formats import sheet
+from qa.formats import numfmt, sheet
 from qa.load import load_file
 from qa.service import Service, prepare
+
+
+def formats_book(path: Path) -> Path:
+    """Cells whose number format makes what they show: a percent, a thousands separator, Chinese dates."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "办件情况"
+    ws.append(["乡镇", "网上办件率", "办件经费(元)", "统计截止日期"])
+    ws.append(["城关镇", 0.98, 1234.5, dt.datetime(2025, 3, 15)])
+    ws.append(["青山乡", 0.8756, 20860, dt.datetime(2025, 4, 1)])
+    for row, rate in ((2, "0%"), (3, "0.00%")):
+        ws[f"B{row}"].number_format = rate
+        ws[f"C{row}"].number_format = "#,##0.00"
+    ws["D2"].number_format = 'yyyy"年"m"月"d"日"'
+    ws["D3"].number_format = "mm-dd-yy"  # built-in 14, the short date: a Chinese desktop shows 2025/4/1
+    book.save(path)
+    return path
 
 
 def indicator_book(path: Path) -> Path:
@@ -87,6 +105,46 @@ def test_legacy_xls_and_wps_et_workbooks_are_read_with_their_merges(tmp_path, su
         (2, "检查记录｜类别: 餐饮｜乡镇: 城关镇｜检查户数: 1204"), (3, "检查记录｜类别: 餐饮｜乡镇: 青山乡｜检查户数: 388.5")]
 
 
+def test_cells_read_as_their_number_format_shows_them(tmp_path):
+    path = formats_book(tmp_path / "办件.xlsx")
+    lines = sheet.read(path, path.read_bytes())[0].split("\n")
+    assert lines[2] == "城关镇\t98%\t1,234.50\t2025年3月15日"  # calamine alone: 0.98, 1234.5, 2025-03-15
+    assert lines[3] == "青山乡\t87.56%\t20,860.00\t2025/4/1"
+
+
+@pytest.mark.parametrize("suffix", [".xls", ".et"])
+def test_legacy_workbook_cells_read_as_their_number_format_shows_them(tmp_path, suffix):
+    book = xlwt.Workbook(encoding="utf-8")
+    ws = book.add_sheet("办件情况")
+    for col, value in enumerate(["乡镇", "网上办件率", "办件经费(元)", "统计截止日期"]):
+        ws.write(0, col, value)
+    ws.write(1, 0, "城关镇")
+    ws.write(1, 1, 0.98, xlwt.easyxf(num_format_str="0%"))
+    ws.write(1, 2, 1234.5, xlwt.easyxf(num_format_str="#,##0.00"))
+    ws.write(1, 3, dt.datetime(2025, 3, 15), xlwt.easyxf(num_format_str='yyyy"年"m"月"d"日"'))
+    book.save(str(tmp_path / f"办件{suffix}"))
+    doc = prepare(load_file(tmp_path / f"办件{suffix}")[0])
+    assert [c.text for c in chunk_document(doc) if c.kind == "table_row"] == [
+        "办件情况｜乡镇: 城关镇｜网上办件率: 98%｜办件经费(元): 1,234.50｜统计截止日期: 2025年3月15日"]
+
+
+@pytest.mark.parametrize(("value", "code", "shown"), [
+    (0.98, "0%", "98%"), (0.075, "0.0%", "7.5%"), (0.9812, "0.00%", "98.12%"),
+    (1234.5, "#,##0.00", "1,234.50"), (1234567, "#,##0", "1,234,567"), (1234.5, "0.00", "1234.50"),
+    (12.3456, "0.0#", "12.35"), (12.3, "0.0#", "12.3"), (7, "000", "007"), (1234567, "#,##0,", "1,235"),
+    (-1234.5, "#,##0_);(#,##0)", "(1,235)"), (-20, "0.00;[Red]0.00", "-20.00"),  # the colour is not text
+    (0, '#,##0;-#,##0;"-"', "-"), (1234.5, "[$¥-804]#,##0.00", "¥1,234.50"), (2.5, '0.0"万元"', "2.5万元"),
+    (123456, "0.00E+00", "1.23E+05"),
+    (dt.datetime(2025, 3, 15), 'yyyy"年"m"月"d"日"', "2025年3月15日"), (45731, "yyyy/m/d", "2025/3/15"),
+    (dt.datetime(2025, 3, 15, 14, 5, 9), "yyyy-mm-dd hh:mm:ss", "2025-03-15 14:05:09"),
+    (dt.time(14, 5), '上午/下午h"时"mm"分"', "下午2时05分"), (dt.datetime(2025, 3, 15, 14, 5), "h:mm AM/PM", "2:05 PM"),
+    (1234.5, "General", None), (3, "@", None), (1.5, "# ?/?", None),  # None: the stored value is shown
+    (1e30, "#,##0.00", None),  # past decimal's 28 digits
+])
+def test_number_format_codes_render_as_excel_shows_them(value, code, shown):
+    assert numfmt.render(value, code) == shown
+
+
 def test_merged_header_cells_name_every_column_under_them():
     rows = [(1, 0, 0, ["类别", "2025年", "2025年"]), (2, 0, 0, ["类别", "目标", "实际"]),
             (3, 0, 0, ["营商环境", "650", "700"])]
@@ -119,11 +177,11 @@ def sheet_service(tmp_path_factory, corpus_service, model_dir, embedder):
     """A copy of the corpus index with the workbook and the .csv ingested; the .csv stored under a
     generated name, as an upload is, and named by its original one."""
     root = tmp_path_factory.mktemp("sheets")
-    files = [indicator_book(root / "青禾县指标.xlsx"), root / "01-5f0c2a.csv"]
+    files = [indicator_book(root / "青禾县指标.xlsx"), root / "01-5f0c2a.csv", formats_book(root / "青禾县办件情况.xlsx")]
     files[1].write_bytes("乡镇,2023年,2024年\n城关镇,131,118\n白沙镇,64,57\n".encode("gb18030"))
     svc = Service(make_settings(copy_index(corpus_service, root / "kb"), model_dir), embedder=embedder)
     report = svc.ingest(files, doc_ids={str(files[1]): "青禾县投诉统计"})
-    assert report.problems == () and sorted(report.added) == ["青禾县投诉统计", "青禾县指标"]
+    assert report.problems == () and sorted(report.added) == ["青禾县办件情况", "青禾县投诉统计", "青禾县指标"]
     assert {d.doc_id: d.title for d in svc.documents()}["青禾县投诉统计"] == "青禾县投诉统计"
     return svc
 
@@ -150,3 +208,11 @@ def test_a_csv_row_is_answered_and_cited_by_its_line(sheet_service):
     assert answer.found and answer.answer == "57"
     assert (answer.citations[0].doc_id, answer.citations[0].location) == ("青禾县投诉统计", "第3行")
     assert answer.citations[0].text.startswith("青禾县投诉统计｜乡镇: 白沙镇")
+
+
+def test_a_percent_cell_is_answered_as_it_shows_and_cites_its_row(sheet_service):
+    answer = sheet_service.ask("青禾县城关镇网上办件率是多少？")
+    assert answer.found and answer.answer == "98%"  # not 0.98, the stored value
+    cited = answer.citations[0]
+    assert (cited.doc_id, cited.location) == ("青禾县办件情况", "工作表“办件情况”第2行")
+    assert "办件经费(元): 1,234.50" in cited.text

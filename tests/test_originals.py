@@ -208,6 +208,40 @@ def test_backup_and_restore_bring_the_originals_back(kb, tmp_path):
     assert moved.read_bytes() == data
 
 
+def test_backup_and_restore_bring_the_records_and_the_eval_set_back_and_never_overwrite(kb, tmp_path):
+    from qa.records import Records  # noqa: PLC0415
+
+    svc, _ = kb
+    live = Records.from_settings(svc.settings)  # open, as a running server holds it (WAL)
+    question = "本区2026年新设药店多少家"
+    said = {"question": question, "rewritten_question": question, "found": True, "status": "found", "answer": "31家",
+            "answer_sentence": "", "confidence": 0.9, "extractor": "number", "timings_ms": {}, "citations": [],
+            "others": []}
+    answer_id, conversation_id = live.record("key:k-alice", None, said, {})
+    evalset = svc.settings.index_dir / "evalsets" / "default.jsonl"
+    evalset.parent.mkdir(parents=True, exist_ok=True)
+    evalset.write_text(json.dumps({"id": "fb0001", "question": question, "answers": ["31家"]}, ensure_ascii=False) + "\n",
+                       encoding="utf-8")
+    backup(svc.settings.index_dir, tmp_path / "kb.tar")
+    live.close()
+
+    fresh = tmp_path / "elsewhere"
+    restore(tmp_path / "kb.tar", fresh)
+    again = Records.from_settings(svc.settings.model_copy(update={"index_dir": fresh}))
+    assert again.answer(answer_id).question == question and again.answer(answer_id).conversation_id == conversation_id
+    again.close()
+    assert (fresh / "evalsets" / "default.jsonl").read_bytes() == evalset.read_bytes()
+
+    # restored over a live index: the newer records stay as they are
+    newer = Records.from_settings(svc.settings)
+    kept_id, _ = newer.record("key:k-bob", None, {**said, "question": "之后的问题"}, {})
+    newer.close()
+    restore(tmp_path / "kb.tar", svc.settings.index_dir)
+    after = Records.from_settings(svc.settings)
+    assert after.answer(kept_id).question == "之后的问题"
+    after.close()
+
+
 def test_old_index_gets_its_originals_on_the_next_ingest_without_embedding(kb, hashing_embedder):
     svc, src = kb
     for p in (svc.settings.index_dir / "originals").rglob("*"):

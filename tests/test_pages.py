@@ -136,7 +136,8 @@ def test_an_index_written_before_pages_still_loads_with_page_zero(tmp_path, hash
         manifest["files"][rel] = {"size": (folder / rel).stat().st_size, "sha256": sha256_file(folder / rel)}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     index = Index.load(tmp_path / "kb")
-    assert index.chunks and {(c.page, c.row) for c in index.chunks} == {(0, 0)}
+    assert index.chunks and {(c.page, c.row, c.ocr_confidence) for c in index.chunks} == {(0, 0, 0)}
+    assert all(index.document(d).page_ocr == () for d in index.docs)
     answer = Service(double_settings(tmp_path / "kb"), embedder=hashing_embedder).ask("各乡镇怎么做？")
     assert all(c.location == "" and c.page == 0 for c in answer.citations)
 
@@ -145,10 +146,15 @@ def _drop_page_columns(store: Path) -> None:
     con = sqlite3.connect(store)
     try:
         columns = [r[1] for r in con.execute("PRAGMA table_info(chunks)")]
-        assert columns[-2:] == ["page", "sheet_row"]
-        kept = ", ".join(f'"{c}"' for c in columns[:-2])
+        assert columns[-3:] == ["page", "sheet_row", "ocr_confidence"]
+        kept = ", ".join(f'"{c}"' for c in columns[:-3])
         con.executescript(f"CREATE TABLE old AS SELECT {kept} FROM chunks; DROP TABLE chunks;"
-                          "ALTER TABLE old RENAME TO chunks; VACUUM;")
+                          "ALTER TABLE old RENAME TO chunks;")
+        columns = [r[1] for r in con.execute("PRAGMA table_info(documents)")]
+        assert columns[-1] == "page_ocr"  # per-page OCR confidences came later still
+        kept = ", ".join(f'"{c}"' for c in columns[:-1])
+        con.executescript(f"CREATE TABLE old AS SELECT {kept} FROM documents; DROP TABLE documents;"
+                          "ALTER TABLE old RENAME TO documents; VACUUM;")
     finally:
         con.close()
 

@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from qa import originals
 from qa.errors import DocumentNotFound, QAError
+from qa.formats import sheet
 from qa.integrity import out_of_space
 from qa.load import SUPPORTED
 from qa.settings import Settings
@@ -117,9 +118,12 @@ def get_document(doc_id: str, who: Reader, svc: ServiceDep) -> DocumentDetailOut
     index = svc.index
     doc = index.document(doc_id)
     info = index.docs[doc_id]
+    low = svc.settings.ocr_min_confidence
     spans = [ChunkSpanOut(chunk_id=c.chunk_id, ordinal=c.ordinal, kind=c.kind, section=c.section,
                           raw_start=c.raw_start, raw_end=c.raw_end, start=c.start, end=c.end,
-                          page=getattr(c, "page", 0) or 0) for c in index.chunks_of(doc_id)]
+                          page=c.page, row=c.row, cells=sheet.record_cells(c.text) if c.kind == "table_row" else [],
+                          ocr_confidence=c.ocr_confidence, ocr_low=0 < c.ocr_confidence < low)
+             for c in index.chunks_of(doc_id)]
     return DocumentDetailOut(**DocumentOut.from_info(info).model_dump(), raw_text=doc.raw_text, text=doc.text,
                              chunk_spans=spans)
 

@@ -13,6 +13,9 @@ READ_ERRORS = {
     503: {**_ERR, "description": "服务未就绪（索引或模型未加载）"},
 }
 
+# /ask and /chat: a `conversation_id` that is not the caller's (or does not exist) is a 404.
+ASK_ERRORS = {**READ_ERRORS, 404: {**_ERR, "description": "conversation_id 所指的对话不存在（或不是调用者的）"}}
+
 WRITE_ERRORS = {
     **READ_ERRORS,
     403: {**_ERR, "description": "需要管理员（admin）密钥"},

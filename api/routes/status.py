@@ -48,6 +48,6 @@ def index(who: Reader, svc: ServiceDep) -> IndexOut:
 
 
 @router.get("/me", summary="当前密钥的角色", response_model=MeOut, responses=READ_ERRORS)
-def me(who: Reader) -> MeOut:
-    """调用者的角色（reader 或 admin）和密钥编号（密钥的哈希前缀；匿名读取时为 null）。"""
-    return MeOut(role=who.role, key_id=who.key_id)
+def me(who: Reader, rt: RuntimeDep) -> MeOut:
+    """调用者的角色（reader 或 admin）、密钥编号（密钥的哈希前缀；匿名读取时为 null），以及能否请求生成式回答。"""
+    return MeOut(role=who.role, key_id=who.key_id, generation=rt.settings.llm_configured)

@@ -1,8 +1,9 @@
 // The admin view (admin keys only): index status, upload with progress, documents with delete.
 
 import { del, docPath, get, upload } from './api.js';
-import { h, icon, toast } from './dom.js';
+import { confirmThen, h, icon, toast } from './dom.js';
 import { openViewer } from './viewer.js';
+import { initAnalysis, showAnalysis } from './analysis.js';
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 700;
@@ -32,10 +33,17 @@ export function initAdmin(indexChanged) {
     choose(e.dataTransfer.files);
   });
   $('upload-btn').addEventListener('click', start);
+  initAnalysis();
+}
+
+/** Opens the admin view: the index status and documents, and the gap report (问答分析). */
+export function showAdmin() {
+  showAnalysis();
+  return loadDocs();
 }
 
 /** Loads the document list and index status into the view. */
-export async function showAdmin() {
+async function loadDocs() {
   const docs = $('docs');
   docs.setAttribute('aria-busy', 'true');
   try {
@@ -46,7 +54,7 @@ export async function showAdmin() {
     onIndex(index);
   } catch (e) {
     const retry = h('button', { type: 'button', class: 'btn' }, icon('retry'), '重试');
-    retry.addEventListener('click', showAdmin);
+    retry.addEventListener('click', loadDocs);
     docs.replaceChildren(h('div', { class: 'error-box', role: 'alert' }, icon('alert'), h('p', {}, e.message), retry));
   } finally {
     docs.setAttribute('aria-busy', 'false');
@@ -138,7 +146,7 @@ function finished(job) {
   refused = [];
   $('chosen').replaceChildren();
   $('upload-input').value = '';
-  showAdmin();
+  loadDocs();
 }
 
 function failed(message, details = null) {
@@ -192,26 +200,11 @@ function renderDocs(documents) {
 }
 
 function confirmDelete(doc, from) {
-  const dlg = $('confirm');
-  $('confirm-title').textContent = '删除这篇文档？';
-  $('confirm-text').textContent =
-    `《${doc.title || doc.doc_id}》及其 ${doc.chunks} 个片段将从知识库中删除，之后的回答不再引用它。此操作无法撤销。`;
-  dlg.returnValue = '';
-  dlg.addEventListener('close', async () => {
-    if (dlg.returnValue !== 'ok') {
-      from.focus();
-      return;
-    }
-    try {
-      const r = await del(docPath(doc.doc_id));
-      toast(`已删除《${doc.title || doc.doc_id}》，知识库现有 ${r.documents} 篇文档`);
-      await showAdmin();
-      $('docs-title').focus();
-    } catch (e) {
-      toast(`删除失败：${e.message}`);
-      from.focus();
-    }
-  }, { once: true });
-  dlg.showModal();
-  dlg.querySelector('button[value="cancel"]').focus(); // the safe choice has focus
+  const text = `《${doc.title || doc.doc_id}》及其 ${doc.chunks} 个片段将从知识库中删除，之后的回答不再引用它。此操作无法撤销。`;
+  confirmThen('删除这篇文档？', text, from, async () => {
+    const r = await del(docPath(doc.doc_id));
+    toast(`已删除《${doc.title || doc.doc_id}》，知识库现有 ${r.documents} 篇文档`);
+    await loadDocs();
+    $('docs-title').focus();
+  });
 }

@@ -143,7 +143,7 @@ export function citationCard(c, onOpen, answerDoc = null) {
   const marks = highlightMarks(c);
   const open = h('button', { type: 'button', class: 'card-open', title: '查看原文' }, c.title || c.doc_id);
   open.addEventListener('click', () => onOpen(c, open));
-  return h('article', { class: `cite-card kind-${c.kind}` },
+  return h('article', { class: `cite-card kind-${c.kind}`, 'data-rank': c.rank }, // the [n] of a generated answer
     h('header', { class: 'cite-head' },
       h('span', { class: 'rank', 'aria-label': `出处 ${c.rank}` }, String(c.rank)),
       h('h3', { class: 'cite-title' }, open),

@@ -4,6 +4,7 @@
 
 const API = '/api/v1';
 const STORE_KEY = 'qa.apiKey';
+const CLIENT_KEY = 'qa.clientId';
 
 let key = null; // null: ask anonymously (the server may allow anonymous reading)
 let store = null; // localStorage, or sessionStorage for an embedded page (the key belongs to the portal)
@@ -71,9 +72,25 @@ async function errorOf(res) {
   return new ApiError(res.status, code, message, Number(res.headers.get('Retry-After')) || 0);
 }
 
+/**
+ * This browser's id (random, kept in localStorage): with anonymous reading, the server files the
+ * conversations under it, so only this browser sees them again. With a key, they belong to the key.
+ */
+export function clientId() {
+  const s = storage('localStorage');
+  let id = s?.getItem(CLIENT_KEY);
+  if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) {
+    id = crypto.randomUUID ? crypto.randomUUID().replace(/-/g, '')
+      : Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+    s?.setItem(CLIENT_KEY, id);
+  }
+  return id;
+}
+
 async function send(method, path, body, signal, withKey = key) {
   const headers = body ? { 'Content-Type': 'application/json' } : {};
   if (withKey) headers['X-API-Key'] = withKey;
+  headers['X-Client-ID'] = clientId();
   let res;
   try {
     res = await fetch(API + path, { method, signal, headers, body: body ? JSON.stringify(body) : undefined });
@@ -90,6 +107,9 @@ export const get = async (path, signal) => (await send('GET', path, null, signal
 export const getBlob = async (url) => (await send('GET', url.slice(API.length))).blob();
 export const apiUrl = (path) => API + path;
 export const del = async (path) => (await send('DELETE', path)).json();
+export const put = async (path, body) => (await send('PUT', path, body)).json();
+export const patch = async (path, body) => (await send('PATCH', path, body)).json();
+export const post = async (path, body) => (await send('POST', path, body)).json();
 
 /** Checks a key before it is saved: resolves with the index status, or throws (401 for a wrong key). */
 export const tryKey = async (candidate) => (await send('GET', '/index', null, undefined, candidate)).json();

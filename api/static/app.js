@@ -6,6 +6,9 @@ import { answerText, citationGroup, renderAnswer } from './answer.js';
 import { copyText, fillIcons, h, icon, toast } from './dom.js';
 import { initAdmin, showAdmin } from './admin.js';
 import { initViewer, openViewer } from './viewer.js';
+import { GeneratedView, generateRequest, generating, initGenerate } from './generate.js';
+import { forgetConversation, initConversations, rememberConversation, reopenConversation } from './conversations.js';
+import { feedbackBar } from './feedback.js';
 
 // Questions the shipped corpus answers well (checked against the API).
 const SUGGESTIONS = [
@@ -23,7 +26,8 @@ const MAX_HISTORY = 10;
 
 const $ = (id) => document.getElementById(id);
 const embedded = new URLSearchParams(location.search).has('embed');
-const conversation = { history: [], controller: null, busy: false };
+// `id`: the server's record of this conversation (null until its first answer, or with records off).
+const conversation = { id: null, history: [], controller: null, busy: false };
 let admin = false;
 let readyTimer = 0;
 
@@ -54,6 +58,7 @@ function boot() {
     ask(input.value);
   });
   $('new-chat').addEventListener('click', newConversation);
+  initConversations({ open: showConversation, deleted: (id) => id === conversation.id && newConversation() });
   $('open-key').addEventListener('click', () => askForKey('change'));
   $('open-admin').addEventListener('click', () => { location.hash = 'admin'; });
   $('admin-back').addEventListener('click', () => { location.hash = ''; });
@@ -73,7 +78,9 @@ async function loadStatus() {
     showStats(index);
     admin = !embedded && await isAdmin();
     $('open-admin').hidden = !admin;
+    initGenerate(); // the "生成式回答" switch, when the service has a model
     route();
+    if (!conversation.id && !$('log').querySelector('.turn')) reopenConversation(); // the one on screen before a reload
   } catch (e) {
     if (e.status === 401) {
       // /readyz needs no key and says whether any key exists; until the service is ready it cannot.
@@ -215,6 +222,8 @@ function grow() {
 
 function newConversation() {
   conversation.controller?.abort();
+  conversation.id = null;
+  forgetConversation();
   conversation.history = [];
   conversation.busy = false;
   setBusy(false);
@@ -244,6 +253,28 @@ function ask(text, { standalone = false } = {}) {
   run(turn, question, standalone ? [] : conversation.history.slice(-MAX_HISTORY));
 }
 
+/** A stored conversation (GET /conversations/{id}) shown again, answers and citations as they were. */
+function showConversation(detail) {
+  newConversation();
+  conversation.id = detail.conversation_id;
+  rememberConversation(detail.conversation_id);
+  $('welcome').hidden = detail.turns.length > 0;
+  for (const t of detail.turns) {
+    const turn = new Turn(t.question);
+    $('log').append(turn.el);
+    if (t.answer) {
+      turn.rewritten(t.answer);
+      turn.citations(t.answer);
+      turn.answer(t.answer);
+      turn.done(t.answer, t.feedback);
+    } else { // kept without its answer (QA_RECORDS=questions)
+      turn.body.replaceChildren(h('p', { class: 'status' }, '（回答未保存）'));
+      turn.done({ ...t, found: false }, t.feedback);
+    }
+    if (t.status === 'found') conversation.history.push(t.question);
+  }
+}
+
 async function run(turn, question, history) {
   const controller = new AbortController();
   conversation.controller = controller;
@@ -251,18 +282,32 @@ async function run(turn, question, history) {
   setBusy(true);
   turn.waiting();
   try {
-    for await (const { event, data } of chat({ question, history }, controller.signal)) {
+    // In a stored conversation the server takes the history from it; `use_history` false asks as is.
+    const body = conversation.id ? { question, conversation_id: conversation.id, use_history: history.length > 0 }
+      : { question, history };
+    const generate = generating(); // as the switch stood when the question was sent
+    for await (const { event, data } of chat({ ...body, ...generateRequest() }, controller.signal)) {
       if (event === 'rewritten') turn.rewritten(data);
       else if (event === 'citations') turn.citations(data);
       else if (event === 'answer') turn.answer(data);
       else if (event === 'done') {
         turn.done(data);
+        if (generate && data.status === 'found') turn.gen.pending(); // the generated answer follows
+        if (data.conversation_id && !conversation.id) rememberConversation(conversation.id = data.conversation_id);
         // A refused turn shapes no follow-up: "那2020年呢？" after it would inherit a question nobody answered.
         if (data.found) conversation.history.push(question);
-      } else if (event === 'error') throw new ApiError(500, data.code, data.message);
+      } else if (event === 'generated_sentence') turn.gen.sentence(data);
+      else if (event === 'generated') turn.gen.finish(data);
+      else if (event === 'error') throw new ApiError(500, data.code, data.message);
     }
   } catch (e) {
     if (e.name === 'AbortError') return;
+    if (e.code === 'conversation_not_found' && conversation.id) { // deleted meanwhile (another tab): start afresh
+      conversation.id = null;
+      forgetConversation();
+      run(turn, question, []);
+      return;
+    }
     if (e.status === 401 && await askForKey(hasKey() ? 'invalid' : 'missing')) {
       run(turn, question, history); // takes over `conversation` before this call's `finally` runs
       return;
@@ -286,7 +331,9 @@ class Turn {
     this.note = h('p', { class: 'rewritten', hidden: true });
     this.body = h('div', { class: 'answer', 'aria-live': 'polite' });
     this.tools = h('div', { class: 'tools' });
-    this.bubble = h('div', { class: 'bubble bot-bubble' }, this.note, this.body, this.tools);
+    // Under the extractive answer: the model's text, its [n] leading to the cards below.
+    this.gen = new GeneratedView((n) => this.sources.querySelector(`.sources:not(.others) .cite-card[data-rank="${n}"]`));
+    this.bubble = h('div', { class: 'bubble bot-bubble' }, this.note, this.body, this.gen.el, this.tools);
     this.sources = h('div', { class: 'source-groups' });
     this.el = h('article', { class: 'turn', 'aria-label': `问题：${question}` },
       h('div', { class: 'msg user' }, h('p', { class: 'bubble user-bubble' }, question)),
@@ -300,6 +347,7 @@ class Turn {
     this.body.setAttribute('aria-busy', 'true');
     this.body.classList.remove('notfound');
     this.status('正在理解问题…');
+    this.gen.reset();
     this.tools.replaceChildren();
     this.sources.replaceChildren();
   }
@@ -340,6 +388,7 @@ class Turn {
 
   answer(data) {
     renderAnswer(this.body, data, this.cited || [], this.open);
+    if (data.generated) this.gen.finish(data.generated); // a stored answer shown again
     this.reveal();
   }
 
@@ -349,8 +398,9 @@ class Turn {
     $('log').scrollTo({ top: this.el.offsetTop - 16, behavior: calm ? 'auto' : 'smooth' });
   }
 
-  done(data) {
+  done(data, feedback = null) {
     this.body.setAttribute('aria-busy', 'false');
+    this.tools.replaceChildren(...(data.answer_id ? [feedbackBar(data.answer_id, feedback)] : [])); // 👍/👎
     if (!data.found) return; // nothing worth copying
     const copy = h('button', { type: 'button', class: 'btn subtle small copy' }, icon('copy'), h('span', {}, '复制答案'));
     copy.addEventListener('click', async () => {
@@ -362,7 +412,7 @@ class Turn {
         copy.classList.remove('copied');
       }, 2000);
     });
-    this.tools.replaceChildren(copy);
+    this.tools.prepend(copy);
   }
 
   failed(error, retry) {

@@ -17,6 +17,9 @@ export function h(tag, props = {}, ...children) {
 
 // Stroke icons drawn on a 24-unit grid (Feather-style paths), inlined so the page needs no icon font.
 const ICONS = {
+  // the feedback thumbs: drawn, not emoji (an office PC without a colour emoji font shows an empty box)
+  thumbUp: 'M14 9V5a3 3 0 0 0-3-3l-4 9v11h11.28a2 2 0 0 0 2-1.7l1.38-9a2 2 0 0 0-2-2.3zM7 22H4a2 2 0 0 1-2-2v-7a2 2 0 0 1 2-2h3',
+  thumbDown: 'M10 15v4a3 3 0 0 0 3 3l4-9V2H5.72a2 2 0 0 0-2 1.7l-1.38 9a2 2 0 0 0 2 2.3zM17 2h2.67A2.31 2.31 0 0 1 22 4v7a2.31 2.31 0 0 1-2.33 2H17',
   send: 'M22 2 11 13M22 2l-7 20-4-9-9-4z',
   plus: 'M12 5v14M5 12h14',
   close: 'M18 6 6 18M6 6l12 12',
@@ -149,4 +152,27 @@ export function sectionPath(section) {
 /** "source · date · region", skipping what a document does not state. */
 export function metaLine(...parts) {
   return parts.filter(Boolean).join(' · ');
+}
+
+/** Asks in the page's #confirm dialog before a deletion; on 确定 awaits `run()`, and says a failure in
+ *  a toast. Cancelling, or a failure, gives the focus back to `from`; the safe choice has focus first. */
+export function confirmThen(title, text, from, run) {
+  const dlg = document.getElementById('confirm');
+  document.getElementById('confirm-title').textContent = title;
+  document.getElementById('confirm-text').textContent = text;
+  dlg.returnValue = '';
+  dlg.addEventListener('close', async () => {
+    if (dlg.returnValue !== 'ok') {
+      from.focus();
+      return;
+    }
+    try {
+      await run();
+    } catch (e) {
+      toast(`删除失败：${e.message}`);
+      from.focus();
+    }
+  }, { once: true });
+  dlg.showModal();
+  dlg.querySelector('button[value="cancel"]').focus();
 }

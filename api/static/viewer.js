@@ -1,7 +1,9 @@
 // The document viewer: a cited document's text, scrolled to the cited passage with the supporting
 // text highlighted. Tables (chunk spans of kind "table") are laid out row by row. It shows the
 // cleaned text by default (what answers and cards quote: no pinyin glosses, no page chrome), with a
-// switch to the text as extracted from the file; and a way to the original file itself.
+// switch to the text as extracted from the file; and a way to the original file itself. A cited table
+// row (a spreadsheet's) is shown first as a table of its columns and cells; a passage from a scanned
+// page that OCR read poorly is flagged 识别置信度低.
 
 import { apiUrl, docPath, get, getBlob, hasKey } from './api.js';
 import { appendMarked, h, icon, metaLine, sectionPath, SPACE, tableBox, tableRows } from './dom.js';
@@ -51,6 +53,7 @@ export async function openViewer(docId, citation = null, from = null) {
   body.setAttribute('aria-busy', 'true');
   shown = null;
   $('viewer-tools').hidden = true;
+  $('viewer-ocr')?.remove();
   if (!dlg.open) {
     dlg.showModal();
     document.documentElement.classList.add('viewer-open');
@@ -73,6 +76,7 @@ export async function openViewer(docId, citation = null, from = null) {
   $('viewer-meta').textContent = metaLine(doc.source, doc.date, doc.region, doc.kind);
   shown = { doc, citation };
   showTools(doc, citation);
+  showOcrFlag(doc, citation);
   body.replaceChildren(...renderDocument(doc, citation));
   body.setAttribute('aria-busy', 'false');
   body.scrollTop = 0;
@@ -116,6 +120,17 @@ function showTools(doc, citation) {
   $('viewer-tools').hidden = false;
 }
 
+/** "识别置信度低" beside the cited place when OCR read the cited passage's page below the setting. */
+function showOcrFlag(doc, citation) {
+  const span = citation && doc.chunk_spans.find((s) => s.chunk_id === citation.chunk_id);
+  if (!span?.ocr_low) return;
+  const figure = span.ocr_confidence.toFixed(2);
+  $('viewer-section').after(h('span', {
+    id: 'viewer-ocr', class: 'tag other-doc', role: 'note',
+    title: `这段文字由 OCR 从扫描页识别，平均置信度只有 ${figure}，可能有错字，请核对原件`,
+  }, `识别置信度低（${figure}）`));
+}
+
 async function fetchOriginal(url, original, page) {
   const tab = page ? window.open('', '_blank') : null; // opened now, inside the click, or it is blocked
   try {
@@ -147,7 +162,7 @@ function renderDocument(doc, citation) {
   const spanOf = extracted || !doc.text ? (s) => [s.raw_start, s.raw_end] : (s) => [s.start, s.end];
   const marks = citation ? citedMarks(chars, doc, citation, spanOf) : [];
   const tables = doc.chunk_spans.filter((s) => s.kind === 'table').map(spanOf).sort((a, b) => a[0] - b[0]);
-  const blocks = [];
+  const blocks = [citation && citedRow(doc, citation)];
   let pos = 0;
   for (const [start, end] of tables) {
     if (start < pos) continue;
@@ -157,6 +172,33 @@ function renderDocument(doc, citation) {
   }
   blocks.push(prose(chars, pos, chars.length, marks));
   return blocks.filter(Boolean);
+}
+
+/**
+ * A cited table row (a spreadsheet's, or a PDF table's) as a table of column → cell, the cells that
+ * hold the answer marked: the flattened row in the sheet below has no column names beside it.
+ */
+function citedRow(doc, citation) {
+  const span = doc.chunk_spans.find((s) => s.chunk_id === citation.chunk_id);
+  if (span?.kind !== 'table_row' || !span.cells?.length) return null;
+  // The record "表｜列: 值｜…" is the citation's text: the k-th cell's value is at the k-th "列: ",
+  // so the highlight (offsets into that text) says which cells hold the answer.
+  const text = Array.from(citation.text);
+  const ranges = [];
+  let start = 0;
+  for (let i = 0; i <= text.length; i++) {
+    if (i < text.length && text[i] !== '｜') continue;
+    const part = text.slice(start, i).join('');
+    if (start > 0 && part.includes(': ')) ranges.push([start + Array.from(part.split(': ')[0]).length + 2, i]);
+    start = i + 1;
+  }
+  const hit = (k) => ranges[k] && citation.highlight.some(([s, e]) => s < ranges[k][1] && e > ranges[k][0]);
+  const rows = span.cells.map(([column, value], k) => h('tr', { class: hit(k) ? 'hit' : null },
+    h('th', { scope: 'row' }, column), h('td', {}, value)));
+  const where = citation.location || (span.row ? `第${span.row}行` : '引用的行');
+  return h('section', { class: 'viewer-row', 'aria-label': `引用的行：${where}` },
+    h('p', { class: 'meta' }, `引用的行：${where}`),
+    h('table', { class: 'kv' }, h('tbody', {}, rows)));
 }
 
 /** The cited span, and inside it each highlighted phrase of the citation, found in the text shown. */

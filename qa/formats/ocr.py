@@ -8,17 +8,23 @@ the older rapidocr_onnxruntime (PP-OCRv4) by scripts/bench_ocr.py (README, "Benc
 The recognised boxes are put back in reading order — lines by height on the page, then left to right
 — and lines are joined into paragraphs where a full line runs on into the next one (see `_paragraphs`),
 so that cleaning and chunking find the same paragraphs and headings as in a born-digital file.
-Each document records its mean recognition confidence in `fields["ocr_confidence"]`.
+Each document records its mean recognition confidence in `fields["ocr_confidence"]`, and each page
+OCR read its own in `fields["ocr_page_confidence"]` ("2:0.981,3:0.640": page number, 1-based, and its
+mean over the characters read), which qa/chunk.py puts on the page's chunks and citations.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import io
 import itertools
+import json
 import logging
 import re
+import shutil
 import statistics
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,8 +106,12 @@ def read(path: Path, data: bytes, limits: LoadLimits) -> tuple[str, dict[str, st
     try:
         with Image.open(io.BytesIO(data)) as image:
             frames = sum(1 for _ in ImageSequence.Iterator(image))
-            _check_pages(path, frames, limits)
-            pages = [recognise(_upright(frame)) for frame in ImageSequence.Iterator(image)]
+            cache = _PageCache(limits, data, 0)
+            _check_pages(path, sum(1 for n in range(frames) if not cache.has(n)), limits)
+            pages = []
+            for n, frame in enumerate(ImageSequence.Iterator(image)):
+                pages.append(cache.read(n, lambda frame=frame: _upright(frame)))
+                cache.done(len(pages), frames)
     except Image.DecompressionBombError as exc:
         raise DocumentLoadError(str(path), f"{path.name}：图片像素过多（{exc}），已跳过", code="image_too_large") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:  # PIL on damaged or odd files
@@ -117,12 +127,19 @@ def read_scanned_pages(path: Path, data: bytes, pages: Sequence[str],
     scanned = [n for n, text in enumerate(pages) if len("".join(text.split())) < _TEXT_LAYER_MIN]
     if not scanned:
         return list(pages), {}
-    _check_pages(path, len(scanned), limits)
-    read_pages = dict(zip(scanned, (recognise(image) for image in _render(path, data, scanned, limits.ocr_dpi))))
+    cache = _PageCache(limits, data, limits.ocr_dpi)
+    todo = [n for n in scanned if not cache.has(n)]
+    _check_pages(path, len(todo), limits)
+    images = _render(path, data, todo, limits.ocr_dpi)  # in page order, as `scanned` is
+    read_pages = {}
+    for n in scanned:
+        read_pages[n] = cache.read(n, lambda: next(images))
+        cache.done(len(read_pages), len(scanned))
     if len(scanned) < len(pages) and not any(p.chars for p in read_pages.values()):
         return list(pages), {}  # only blank pages beside the text ones
     # each page's text goes back in its own place; the fields are the document's
     _, fields = _document(path, list(read_pages.values()), "PDF 中没有可提取的文字（可能是扫描件）")
+    fields["ocr_page_confidence"] = page_confidences(read_pages)
     return [read_pages[n].text if n in read_pages else page for n, page in enumerate(pages)], fields
 
 
@@ -145,7 +162,27 @@ def read_page_images(path: Path, images: Mapping[int, bytes], limits: LoadLimits
     if not any(p.chars for p in read_pages.values()):
         return {}, {}
     _, fields = _document(path, list(read_pages.values()), "扫描页中没有可辨认的文字")
+    fields["ocr_page_confidence"] = page_confidences(read_pages)
     return {n: p.text for n, p in read_pages.items()}, fields
+
+
+def page_confidences(read_pages: Mapping[int, PageText]) -> str:
+    """"2:0.981,3:0.640": the 1-based number and mean confidence of each page OCR read text on,
+    given by 0-based page index; a page with a text layer (not OCR'd) or none read is left out."""
+    return ",".join(f"{n + 1}:{p.confidence:.3f}" for n, p in sorted(read_pages.items()) if p.chars)
+
+
+def parse_page_confidences(value: str) -> tuple[tuple[int, float], ...]:
+    """`page_confidences` read back: ((page, confidence), …); () for a missing or malformed value
+    (a sidecar may state anything)."""
+    out = []
+    for part in (value or "").split(","):
+        page, _, confidence = part.partition(":")
+        try:
+            out.append((int(page), float(confidence)))
+        except ValueError:
+            continue
+    return tuple(out)
 
 
 def low_confidence(path: Path, fields: Mapping[str, str], limits: LoadLimits) -> str | None:
@@ -158,6 +195,50 @@ def low_confidence(path: Path, fields: Mapping[str, str], limits: LoadLimits) ->
         return None
     return (f"{path.name} 已导入，但 OCR 平均置信度只有 {confidence:.2f}（低于 {limits.ocr_min_confidence:g}），"
             "识别出的文字可能有误，请核对原件")
+
+
+# --- pages read ahead ------------------------------------------------------------------------
+
+class _PageCache:
+    """What OCR read on each page of one file, kept under `limits.ocr_cache` by the file's sha256
+    and the rendering resolution: an upload job reads a long scan page by page ahead of its ingest
+    (api/jobs.py), and the ingest then finds every page read. Only the read-ahead writes
+    (`ocr_cache_write`); a page missing or unreadable here is read by OCR as usual."""
+
+    def __init__(self, limits: LoadLimits, data: bytes, dpi: int):
+        self.limits = limits
+        self.folder = None
+        if limits.ocr_cache:
+            self.folder = Path(limits.ocr_cache) / f"{hashlib.sha256(data).hexdigest()}-{dpi}"
+
+    def has(self, n: int) -> bool:
+        return self.folder is not None and (self.folder / f"{n}.json").is_file()
+
+    def read(self, n: int, image: Callable[[], Image.Image]) -> PageText:
+        """Page `n` (0-based) from the cache, else recognised from `image()` (and kept when writing)."""
+        if self.has(n):
+            try:
+                kept = json.loads((self.folder / f"{n}.json").read_text(encoding="utf-8"))
+                return PageText(str(kept["text"]), float(kept["confidence"]), int(kept["chars"]))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("OCR cache %s/%d.json unreadable (%s): page read again", self.folder, n, exc)
+        page = recognise(image())
+        if self.folder is not None and self.limits.ocr_cache_write:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = self.folder / f".{n}.json.tmp"
+            tmp.write_text(json.dumps(dataclasses.asdict(page), ensure_ascii=False), encoding="utf-8")
+            tmp.replace(self.folder / f"{n}.json")
+        return page
+
+    def done(self, pages: int, total: int) -> None:
+        if self.limits.on_ocr_page is not None:
+            self.limits.on_ocr_page(pages, total)
+
+
+def forget(cache: Path, data: bytes) -> None:
+    """Drop the pages kept for a file (every resolution) once its ingest is over."""
+    for folder in cache.glob(f"{hashlib.sha256(data).hexdigest()}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- internals -----------------------------------------------------------------------------
@@ -230,7 +311,8 @@ def _document(path: Path, pages: list[PageText], what: str) -> tuple[str, dict[s
         raise EmptyDocument(str(path), f"{path.name}：{what}，{NOTHING_READ}", code="ocr_no_text")
     confidence = sum(p.confidence * p.chars for p in pages) / chars
     log.info("%s: OCR read %d characters on %d pages, mean confidence %.3f", path, chars, len(pages), confidence)
-    return "\n\f".join(p.text for p in pages), {"ocr_confidence": f"{confidence:.3f}", "ocr_pages": str(len(pages))}
+    return "\n\f".join(p.text for p in pages), {"ocr_confidence": f"{confidence:.3f}", "ocr_pages": str(len(pages)),
+                                               "ocr_page_confidence": page_confidences(dict(enumerate(pages)))}
 
 
 def _lines(boxes: list[Box]) -> list[list[Box]]:

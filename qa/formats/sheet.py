@@ -24,12 +24,14 @@ import io
 import logging
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from qa.errors import DocumentLoadError
+from qa.formats import numfmt
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,8 @@ def read(path: Path, data: bytes, limits: Any = None) -> tuple[str, dict[str, st
 
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        blocks = [_sheet_block(book, meta.name) for meta in book.sheets_metadata
+        codes = number_formats(path, data) if book.sheets_metadata else {}
+        blocks = [_sheet_block(book, meta.name, codes.get(meta.name, {})) for meta in book.sheets_metadata
                   if getattr(meta.typ, "name", "WorkSheet") == "WorkSheet"]
     except PasswordError:
         raise DocumentLoadError(str(path), f"电子表格 {path.name} 已加密，需要密码才能读取", code="encrypted_spreadsheet") from None
@@ -76,7 +79,7 @@ def _check_inflated(path: Path, data: bytes, limit: int) -> None:
                                            "已跳过", code="document_too_large")
 
 
-def _sheet_block(book: Any, name: str) -> str | None:
+def _sheet_block(book: Any, name: str, codes: dict[tuple[int, int], str]) -> str | None:
     sheet = book.get_sheet_by_name(name)
     if sheet.height == 0 or sheet.width == 0:
         return None
@@ -85,8 +88,8 @@ def _sheet_block(book: Any, name: str) -> str | None:
         bottom = _MAX_CELLS // (right - left + 1) - 1
         log.warning("sheet %s: used range cut at row %d", name, bottom + 1)
     # from A1, so list index = row number - 1; columns before the first used one are dropped
-    grid = [[_cell(v) for v in row[left:right + 1]]
-            for row in sheet.to_python(skip_empty_area=False, nrows=bottom + 1)]
+    grid = [[_cell(v, codes.get((r, c))) for c, v in enumerate(row[left:right + 1], start=left)]
+            for r, row in enumerate(sheet.to_python(skip_empty_area=False, nrows=bottom + 1))]
     for (r0, c0), (r1, c1) in _merges(sheet):
         r1, c0, c1 = min(r1, bottom), max(c0, left), min(c1, right)
         if not (0 <= r0 <= r1 and c0 <= c1) or c0 > right:
@@ -100,6 +103,79 @@ def _sheet_block(book: Any, name: str) -> str | None:
     return "\n".join([_one_line(name), *rows])
 
 
+def number_formats(path: Path, data: bytes) -> dict[str, dict[tuple[int, int], str]]:
+    """Per sheet, the format code of each number or date cell that has one other than General,
+    by (row, column) from A1 = (0, 0). calamine drops these (it has no API for styles), so an .xlsx
+    is read a second time with openpyxl and an .xls/.et with xlrd. A file either of them cannot
+    read is still imported, its values unformatted."""
+    from zipfile import BadZipFile
+
+    import xlrd
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        if data.startswith(b"PK"):
+            return _xlsx_formats(data)
+        if data.startswith(b"\xd0\xcf\x11\xe0"):  # an OLE compound file: BIFF .xls, WPS .et
+            return _xls_formats(data)
+    # openpyxl and xlrd raise these on the damaged or odd files calamine may still read
+    except (InvalidFileException, BadZipFile, xlrd.XLRDError, OSError, ValueError, KeyError, TypeError,
+            AttributeError, IndexError, AssertionError, SyntaxError, NotImplementedError, EOFError,
+            zlib.error, RecursionError) as exc:  # SyntaxError: XML parse errors (ElementTree's, lxml's)
+        log.warning("%s: number formats not read (%s); cells keep their stored values", path.name, exc)
+    return {}
+
+
+def _xlsx_formats(data: bytes) -> dict[str, dict[tuple[int, int], str]]:
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        out = {}
+        if not any(xf.numFmtId for xf in book._cell_styles):
+            return out  # every cell General: skip the walk over the cells (~10 µs a cell)
+        for ws in book.worksheets:
+            codes, seen = {}, 0
+            for row in ws.iter_rows():
+                seen += len(row)
+                if seen > _MAX_CELLS:
+                    break
+                for cell in row:
+                    if cell.value is None or cell.data_type not in ("n", "d"):
+                        continue
+                    fid = cell.style_array.numFmtId
+                    code = numfmt.ZH_BUILTIN.get(fid) if fid in numfmt.ZH_BUILTIN and fid < 164 else cell.number_format
+                    if code and code != "General":
+                        codes[(cell.row - 1, cell.column - 1)] = code
+            out[ws.title] = codes
+        return out
+    finally:
+        book.close()
+
+
+def _xls_formats(data: bytes) -> dict[str, dict[tuple[int, int], str]]:
+    import xlrd
+
+    book = xlrd.open_workbook(file_contents=data, formatting_info=True, on_demand=True, logfile=io.StringIO())
+    try:
+        out = {}
+        for index, name in enumerate(book.sheet_names()):
+            sh, codes = book.sheet_by_index(index), {}
+            for r in range(min(sh.nrows, _MAX_CELLS // max(sh.ncols, 1))):
+                for c in range(sh.row_len(r)):
+                    if sh.cell_type(r, c) not in (xlrd.XL_CELL_NUMBER, xlrd.XL_CELL_DATE):
+                        continue
+                    key = book.xf_list[sh.cell_xf_index(r, c)].format_key
+                    fmt = book.format_map.get(key)
+                    code = numfmt.ZH_BUILTIN.get(key) if key in numfmt.ZH_BUILTIN else fmt.format_str if fmt else None
+                    if code and code != "General":
+                        codes[(r, c)] = code
+            out[name] = codes
+        return out
+    finally:
+        book.release_resources()
+
+
 def _merges(sheet: Any) -> list:
     try:
         return list(sheet.merged_cell_ranges or ())
@@ -107,9 +183,11 @@ def _merges(sheet: Any) -> list:
         return []
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, code: str | None = None) -> str:
     if value is None or value == "":
         return ""
+    if code and (shown := numfmt.render(value, code)) is not None:
+        return _one_line(shown)  # 98% as the cell shows it, not the stored 0.98
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, float):
@@ -179,6 +257,12 @@ def tables(raw_text: str, default_name: str) -> list[Sheet]:
             out.append(sheet)
         pos += len(block) + 1
     return out
+
+
+def record_cells(record: str) -> list[tuple[str, str]]:
+    """A record's (column, value) pairs: `表名｜列: 值｜…` read back (its name left out). A cell's own
+    "｜" was made "|" when read, so the split is safe; a part without ": " is not a cell."""
+    return [(k, v) for k, sep, v in (part.partition(": ") for part in record.split("｜")[1:]) if sep]
 
 
 def is_number(cell: str) -> bool:

@@ -1,0 +1,188 @@
+"""Whether a generated sentence says only what the passages it cites say, figure by figure.
+
+The check is on what readers take at face value: every number, percentage, date and quoted title
+(《…》, “…”) of the sentence must occur in a passage the sentence cites ([n]); every [n] must be a
+passage the model was given; a sentence with any of these and no citation fails. Both sides are
+compared in one normal form: simplified script and half-width (`qa.textnorm`), no thousands
+separators, Chinese numerals as figures (`qa.numerals`, cn2an), 百分之N as N%. "87%" in a sentence
+whose passage says 85% fails; "650万户" over a table row "2025年: 650" under "(万户)" passes, since a
+unit often sits in a header, but "650亿户" does not (the passage writes no 亿).
+
+What it does not check is meaning: a true figure attached to the wrong subject passes. The shown
+text is therefore always below the extractive answer and its cards, never instead of them.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .numerals import arabic
+from .textnorm import normalize
+
+# [1], [1][2], [1,2], [1、2], ［1］, 【1】: the model's citation markers, in any of the usual brackets.
+CITATION = re.compile(r"[\[［【]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]］】]")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_SMALL_CN = re.compile(r"[一二三四五六七八九十]{1,3}(?=\s*[月日号])")  # 三月五日: single numerals arabic() leaves
+_CN_VALUE = dict(zip("一二三四五六七八九", "123456789"))
+_PERCENT_WORDS = re.compile(r"百分之\s*(\d+(?:\.\d+)?)")
+_ENUMERATOR = re.compile(r"^\s*(?:\d{1,2}[.、)）]\s*(?!\d)|[(（]\d{1,2}[)）])")
+_DATE = re.compile(
+    r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:\s*(?P<d>\d{1,2})\s*[日号])?"
+    r"|(?P<y2>\d{4})[-/.](?P<m2>\d{1,2})[-/.](?P<d2>\d{1,2})(?!\d)"
+    r"|(?<!\d)(?P<m3>\d{1,2})\s*月\s*(?P<d3>\d{1,2})\s*[日号]")
+_NUMBER = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(%|‰|个百分点|百分点|万亿|亿|万)?")
+_QUOTED = re.compile(r"《([^《》]{1,100})》|“([^“”]{1,150})”|「([^「」]{1,150})」|\"([^\"]{1,150})\"")
+# A title is compared without white space and inner quote marks: 《湖南省十四五市场监管规划》 is the
+# document 《湖南省“十四五”市场监管规划》.
+_LOOSE = re.compile(r"[\s“”‘’\"'「」]+")
+
+
+def _small(m: re.Match) -> str:
+    s = m.group(0)
+    if s == "十":
+        return "10"
+    if s.startswith("十"):
+        return "1" + _CN_VALUE.get(s[1:], "0")
+    if len(s) == 1:
+        return _CN_VALUE.get(s, s)
+    return s  # 二十, 三十一 …: arabic() has already read runs of two or more
+
+
+@lru_cache(maxsize=4096)
+def comparable(text: str) -> str:
+    """`text` in the form figures are compared in (for matching only; offsets are not kept)."""
+    t = _THOUSANDS.sub("", normalize(text))
+    t = _SMALL_CN.sub(_small, arabic(t))
+    return _PERCENT_WORDS.sub(r"\1%", t)
+
+
+def _value(number: str) -> str:
+    whole, _, frac = number.partition(".")
+    frac = frac.rstrip("0")
+    return str(int(whole)) + (f".{frac}" if frac else "")
+
+
+def _magnitude(unit: str | None) -> str:
+    return {"百分点": "个百分点"}.get(unit or "", unit or "")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a text states that can be checked: dates (year, month, day; 0 when not said), numbers
+    (value, magnitude word: "", 万, 亿, %…) and quoted titles, all in comparable form."""
+
+    dates: frozenset[tuple[int, int, int]]
+    numbers: frozenset[tuple[str, str]]
+    quoted: tuple[str, ...]
+    units: frozenset[str] = frozenset()  # the magnitude words written anywhere in the text: 万, 亿, 万亿
+
+
+def _dates(t: str) -> tuple[set[tuple[int, int, int]], list[tuple[int, int]]]:
+    found, spans = set(), []
+    for m in _DATE.finditer(t):
+        y = m.group("y") or m.group("y2")
+        mo = m.group("m") or m.group("m2") or m.group("m3")
+        d = m.group("d") or m.group("d2") or m.group("d3")
+        found.add((int(y or 0), int(mo or 0), int(d or 0)))
+        spans.append(m.span())
+    return found, spans
+
+
+@lru_cache(maxsize=4096)
+def facts(text: str, *, all_numbers: bool = False) -> Facts:
+    """The checkable facts of `text`. A date's numbers are checked as the date (not one by one), unless
+    `all_numbers` (for a passage: any number it writes may be quoted, a date's included)."""
+    t = comparable(CITATION.sub(" ", text))
+    if not all_numbers:
+        t = _ENUMERATOR.sub("", t)
+    dates, spans = _dates(t)
+    masked = t
+    if not all_numbers:
+        for start, end in reversed(spans):
+            masked = masked[:start] + " " * (end - start) + masked[end:]
+    numbers = set()
+    for m in _NUMBER.finditer(masked):
+        numbers.add((_value(m.group(1)), _magnitude(m.group(2))))
+    quoted = tuple(_LOOSE.sub("", next(g for g in m.groups() if g is not None)) for m in _QUOTED.finditer(t))
+    units = frozenset(u for u in ("万", "亿", "万亿") if u in t)
+    return Facts(frozenset(dates), frozenset(numbers), tuple(q for q in quoted if q), units)
+
+
+def _number_in(number: tuple[str, str], passage: Facts) -> bool:
+    value, mag = number
+    if (value, mag) in passage.numbers:
+        return True
+    if not mag:  # a bare number: the same figure written with any unit but a percentage
+        return any(v == value and m not in ("%", "‰", "个百分点") for v, m in passage.numbers)
+    if mag in ("万", "亿", "万亿"):
+        # "650万" matches a bare 650 when the passage says 万 somewhere (a table row under "(万户)"), not 650亿.
+        return (value, "") in passage.numbers and mag in passage.units
+    return False
+
+
+def _date_in(date: tuple[int, int, int], passage: Facts) -> bool:
+    y, m, d = date
+    for py, pm, pd in passage.dates:
+        if (m and pm != m) or (d and pd != d):
+            continue
+        if not y or py == y or (not py and (str(y), "") in passage.numbers):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Check:
+    """One sentence's verdict: its citation numbers and what is wrong with it (nothing: it may be shown)."""
+
+    sentence: str
+    citations: tuple[int, ...]
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def citations_of(sentence: str) -> tuple[int, ...]:
+    """The passage numbers a sentence cites, in order, each once."""
+    numbers: list[int] = []
+    for m in CITATION.finditer(sentence):
+        for n in re.split(r"[,，、]", m.group(1)):
+            if int(n) not in numbers:
+                numbers.append(int(n))
+    return tuple(numbers)
+
+
+def canonical_citations(sentence: str) -> str:
+    """The sentence with every citation marker written [1][2], the form the page links."""
+    return CITATION.sub(lambda m: "".join(f"[{int(n)}]" for n in re.split(r"[,，、]", m.group(1))), sentence)
+
+
+def check_sentence(sentence: str, passages: Mapping[int, str]) -> Check:
+    """Verify one generated sentence against `passages` (number → the text the model was given)."""
+    cited = citations_of(sentence)
+    problems = [f"引用了未提供的片段[{n}]" for n in cited if n not in passages]
+    said = facts(sentence)
+    has_facts = bool(said.dates or said.numbers or said.quoted)
+    given = [facts(passages[n], all_numbers=True) for n in cited if n in passages]
+    sources = "".join(f"[{n}]" for n in cited if n in passages)
+    if has_facts and not cited:
+        problems.append("含数字、日期或引用的名称，但没有注明出处")
+    elif has_facts and given:
+        for date in sorted(said.dates):
+            if not any(_date_in(date, p) for p in given):
+                problems.append(f"日期 {_date_text(date)} 不在所引片段{sources}中")
+        for number in sorted(said.numbers):
+            if not any(_number_in(number, p) for p in given):
+                problems.append(f"数字 {''.join(number)} 不在所引片段{sources}中")
+        for q in said.quoted:
+            if not any(q in _LOOSE.sub("", comparable(passages[n])) for n in cited if n in passages):
+                problems.append(f"引用的名称“{q}”不在所引片段{sources}中")
+    return Check(sentence, cited, tuple(problems))
+
+
+def _date_text(date: tuple[int, int, int]) -> str:
+    y, m, d = date
+    return (f"{y}年" if y else "") + (f"{m}月" if m else "") + (f"{d}日" if d else "")
