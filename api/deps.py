@@ -165,9 +165,10 @@ _CLIENT_ID = re.compile(CLIENT_ID)
 
 @dataclass(frozen=True)
 class Viewer:
-    """Whose conversations a request reads and writes. `owner` is "key:<key id>" (never the key) or,
-    for an anonymous reader, "client:<X-Client-ID>"; "" when neither is known (nothing of its own can
-    be read back). An admin reads every owner's."""
+    """Whose conversations a request reads and writes. `owner` is "key:<key id>" (never the key), or
+    "key:<key id>/client:<X-Client-ID>" when the caller also names its browser (the chat page does),
+    or, for an anonymous reader, "client:<X-Client-ID>"; "" when none is known (nothing of its own
+    can be read back). An admin reads every owner's."""
 
     owner: str
     admin: bool
@@ -179,15 +180,16 @@ class Viewer:
 
 
 def viewer(who: Reader, x_client_id: Annotated[str | None, Header(
-        description="匿名读取时，浏览器的编号（8–64 个字母、数字、-、_；网页自动生成并保存在本地）：对话记录归属于它，"
-                    "不合此格式的视同未给出；带 API 密钥时对话归属于密钥，此项不用")] = None) -> Viewer:
+        description="浏览器的编号（8–64 个字母、数字、-、_；网页自动生成并保存在本地）：对话记录归属于它（带 API 密钥时"
+                    "归属于该密钥下的这个浏览器）；不合此格式的视同未给出，带密钥时对话则归属于密钥")] = None) -> Viewer:
     # A malformed id is taken as none rather than refused: the header is only a filing label, and
-    # a proxy or portal may send its own.
+    # a proxy or portal may send its own. With a key, the browser narrows the owner: a portal that
+    # puts one reader key in its page for every visitor must not show each visitor the others'
+    # questions. An integration that sends no browser id files under the key alone.
+    client = x_client_id if x_client_id and _CLIENT_ID.match(x_client_id) else None
     if who.key_id:
-        return Viewer(f"key:{who.key_id}", who.is_admin)
-    if x_client_id and _CLIENT_ID.match(x_client_id):
-        return Viewer(f"client:{x_client_id}", who.is_admin)
-    return Viewer("", who.is_admin)
+        return Viewer(f"key:{who.key_id}" + (f"/client:{client}" if client else ""), who.is_admin)
+    return Viewer(f"client:{client}" if client else "", who.is_admin)
 
 
 ViewerDep = Annotated[Viewer, Depends(viewer)]

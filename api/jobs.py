@@ -210,6 +210,7 @@ class IngestJobs:
                 f["status"] = "error"
             job.update(status="failed", stage="已中断", finished_at=now(), error={"code": "interrupted", "message": message})
             self._save(job)
+            self._forget_read_ahead(job)
             log.warning("ingest job %s was interrupted (its server, pid %s, is gone)", job["job_id"],
                         (job.get("owner") or {}).get("pid"))
 
@@ -240,10 +241,7 @@ class IngestJobs:
             # they would hold the interpreter lock against every query for seconds at a time.
             outcome = self._ingest_worker().submit(ingest_in_child, self.service.settings, paths, names,
                                                    file_names).result()
-            if job.get("progress"):  # the pages read ahead are in the index now (or will never be)
-                cache = Path(LoadLimits.from_settings(self.service.settings).ocr_cache)
-                for path in paths:
-                    ocr.forget(cache, path.read_bytes())
+            self._forget_read_ahead(job)  # the pages read ahead are in the index now (or will never be)
         except BrokenProcessPool:
             log.error("ingest job %s: the ingest process died; the next job starts a new one", job["job_id"])
             self._worker = None
@@ -294,7 +292,20 @@ class IngestJobs:
             f["status"] = "error"
         job.update(status="failed", stage="失败", finished_at=now(), error={"code": code, "message": message})
         self._save(job)
+        self._forget_read_ahead(job)
         self.on_finish("failed")
+
+    def _forget_read_ahead(self, job: dict) -> None:
+        """Drop the pages OCR read ahead for a job's long scans (`progress`) once the job is over,
+        however it ended: they are in the index by then, or never will be."""
+        if not job.get("progress"):
+            return
+        cache = Path(LoadLimits.from_settings(self.service.settings).ocr_cache)
+        for f in job.get("files", []):
+            try:
+                ocr.forget(cache, Path(f["stored"]).read_bytes())
+            except (KeyError, TypeError, OSError):
+                continue  # no stored file left to name its pages: nothing of it to find
 
 
 def die_with_parent(parent: int, niceness: int = 0) -> None:

@@ -25,7 +25,7 @@ class ConversationOut(BaseModel):
     conversation_id: str
     title: str = Field(description="对话标题：默认为第一个问题，可重命名")
     created: datetime
-    updated: datetime = Field(description="最近一次提问（或重命名）的时间")
+    updated: datetime = Field(description="最近一次提问的时间（对话记录按它排序；重命名不改变它）")
     answers: int = Field(description="对话中的回答数")
     owner: str = Field(description="对话的归属：key:<密钥编号> 或 client:<浏览器编号>（从不含密钥本身）")
 

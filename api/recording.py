@@ -43,8 +43,13 @@ class Recorder:
         conversation_id = None
         if records is not None and body.conversation_id:
             conversation_id = body.conversation_id
-            found = records.history(conversation_id, viewer.owner, svc.settings.max_history,
-                                    svc.settings.max_history_chars)
+            try:
+                found = records.history(conversation_id, viewer.owner, svc.settings.max_history,
+                                        svc.settings.max_history_chars)
+            except SQLAlchemyError:
+                # A failing database costs the stored history, not the answer: the request's own is used.
+                log.exception("the conversation's history could not be read")
+                found = list(body.history)
             history = found if body.use_history else []
         return cls(records, viewer, svc.settings, body, history, conversation_id, _index_version(svc))
 

@@ -117,11 +117,13 @@ def read_cases(path: Path) -> list[Case]:
     if not path.exists():
         return []
     cases = []
-    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        if not line.strip():
+    # Line by line from bytes: one line that is not UTF-8 (a hand edit in another encoding) is skipped
+    # like any other bad line, instead of making the whole set unreadable.
+    for n, raw in enumerate(path.read_bytes().removeprefix(b"\xef\xbb\xbf").splitlines(), start=1):
+        if not raw.strip():
             continue
         try:
-            rec = json.loads(line)
+            rec = json.loads(raw.decode("utf-8"))
             known = {k: rec.pop(k) for k in ("id", "question", "answers", "type", "added", "source", "evidence",
                                              "doc", "unanswerable", "answer_id") if k in rec}
             cases.append(Case(
@@ -200,10 +202,10 @@ def _locked(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, text: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "wb") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -226,7 +228,7 @@ def append(path: Path, make) -> Case:
     """Append the case `make(next_id)` returns, under the lock. Refused (`CaseExists`) when the set
     already has a case from the same answer or with the same question; ids are never reused."""
     with _locked(path):
-        text = path.read_text(encoding="utf-8-sig") if path.exists() else ""
+        text = path.read_bytes() if path.exists() else b""  # kept byte for byte, bad lines included
         cases = read_cases(path)
         numbers = [int(m.group(1)) for c in cases if (m := _ID.match(c.id))]
         case = make(f"fb{max(numbers, default=0) + 1:04d}")
@@ -235,9 +237,9 @@ def append(path: Path, make) -> Case:
                 raise CaseExists(f"这条回答（{case.answer_id}）已加入评测集，用例编号 {c.id}")
             if _same_question(c.question, case.question):
                 raise CaseExists(f"评测集中已有这个问题：{c.id}「{c.question}」")
-        if text and not text.endswith("\n"):
-            text += "\n"
-        _write_atomic(path, text + json.dumps(case.to_json(), ensure_ascii=False) + "\n")
+        if text and not text.endswith(b"\n"):
+            text += b"\n"
+        _write_atomic(path, text + (json.dumps(case.to_json(), ensure_ascii=False) + "\n").encode("utf-8"))
     log.info("eval set %s: case %s added (%s)", path, case.id, "unanswerable" if case.unanswerable else case.type)
     return case
 
@@ -274,11 +276,22 @@ def history(runs: Path, limit: int = 20) -> list[dict]:
         try:
             r = json.loads(report.read_text(encoding="utf-8"))
             m = next(iter(r["configs"].values()))["metrics"]
-        except (ValueError, KeyError, StopIteration, OSError) as e:
+            fb = m.get("feedback") or {}
+            row = {"run": report.parent.name, "created_at": str(r.get("created_at", "")),
+                   "questions": _number(m.get("questions"), int), "overall_accuracy": _number(m.get("overall_accuracy")),
+                   "feedback_cases": _number(fb.get("cases") or 0, int), "feedback_accuracy": _number(fb.get("accuracy"))}
+        except (ValueError, KeyError, StopIteration, OSError, AttributeError, TypeError) as e:
+            # A report of another shape (hand-edited, another version's) must not break GET /evalset.
             log.warning("%s is not a report (%s): left out of the history", report, e)
             continue
-        fb = m.get("feedback") or {}
-        rows.append({"run": report.parent.name, "created_at": r.get("created_at", ""), "questions": m.get("questions"),
-                     "overall_accuracy": m.get("overall_accuracy"), "feedback_cases": fb.get("cases", 0),
-                     "feedback_accuracy": fb.get("accuracy")})
+        rows.append(row)
     return rows[-limit:]
+
+
+def _number(value, kind=float):
+    """`value` when it is a number of `kind` (None stays None); anything else is not a report's."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+        raise TypeError(f"not a number: {value!r}")
+    return value

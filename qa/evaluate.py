@@ -50,12 +50,14 @@ class EvalItem:
 def load_eval_set(path: Path) -> tuple[list[EvalItem], list[LoadProblem]]:
     """Parse a JSONL eval set; a malformed line is reported (with its number) and skipped."""
     items, problems, seen = [], [], set()
-    with open(path, encoding="utf-8-sig") as f:
+    with open(path, "rb") as f:  # line by line from bytes: a line that is not UTF-8 is that line's problem
         for n, line in enumerate(f, start=1):
+            if n == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
+                rec = json.loads(line.decode("utf-8"))
                 if not isinstance(rec, dict):
                     raise ValueError("不是 JSON 对象")
                 qid = str(rec.get("id") or f"line{n}")

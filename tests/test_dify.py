@@ -210,3 +210,46 @@ def test_relevance_is_calibrated_for_the_default_embedding_model():
 
 def test_relevance_never_rises_down_a_ranking():
     assert relevance.monotone([0.4, 0.9, 0.2, 0.3, 0.1]) == [0.4, 0.4, 0.2, 0.2, 0.1]
+
+
+@pytest.mark.parametrize("raw", [
+    b'"retrieval_setting": {"top_k": 2, "score_threshold": NaN}',
+    b'"retrieval_setting": {"top_k": 2, "score_threshold": Infinity}',
+    b'"retrieval_setting": {"top_k": 2, "score_threshold": -0.1}',
+    b'"retrieval_setting": {"top_k": 1000000000000, "score_threshold": 0.5}',
+    b'"retrieval_setting": {"top_k": -1, "score_threshold": 0.5}',
+    b'"retrieval_setting": {"top_k": 2.5, "score_threshold": 0.5}',
+    b'"retrieval_setting": {"top_k": 2, "score_threshold": "high"}',
+    b'"retrieval_setting": null',
+    (b'"retrieval_setting": {"top_k": 2}, "metadata_condition": {"conditions": [{"name": "date", '
+     b'"comparison_operator": "before", "value": NaN}]}'),
+    (b'"retrieval_setting": {"top_k": 2}, "metadata_condition": {"conditions": [{"name": "date", '
+     b'"comparison_operator": "after", "value": 1e300}]}'),
+    (b'"retrieval_setting": {"top_k": 2}, "metadata_condition": {"conditions": [{"name": "title", '
+     b'"comparison_operator": "is", "value": {"a": 1}}]}'),
+    (b'"retrieval_setting": {"top_k": 2}, "metadata_condition": {"conditions": [{"name": "title", '
+     b'"comparison_operator": "contains"}]}'),
+    (b'"retrieval_setting": {"top_k": 2}, "metadata_condition": {"conditions": [{"name": ["title", "date"], '
+     b'"comparison_operator": "is", "value": "x"}]}'),
+    (b'"retrieval_setting": {"top_k": 2}, "metadata_condition": {"conditions": [{"name": "region", '
+     b'"comparison_operator": "in", "value": []}]}'),
+], ids=["nan", "inf", "negative", "huge-k", "negative-k", "fractional-k", "text-threshold", "null-setting",
+        "nan-date", "far-date", "dict-value", "no-value", "date-and-text", "empty-in"])
+def test_edge_values_of_a_request_are_a_400_in_difys_shape(retrieve, raw):
+    r = retrieve(content='{"knowledge_id": "default", "query": "市场主体", '.encode() + raw + b"}", headers=DIFY_KEY)
+    assert r.status_code == 400, r.text
+    assert set(r.json()) == {"error_code", "error_msg"} and r.json()["error_code"] == 4000 and r.json()["error_msg"]
+
+
+@pytest.mark.parametrize("setting, most", [
+    ({"top_k": 3}, 3),  # no score_threshold: Dify's "disabled", 0.0
+    ({"top_k": 3, "score_threshold": 0}, 3),
+    ({"top_k": 100, "score_threshold": 1}, 0),  # nothing is certain
+    ({"top_k": 100, "score_threshold": 0}, 100),
+])
+def test_score_threshold_and_top_k_at_their_bounds_give_sane_records(retrieve, setting, most):
+    recs = records(retrieve({"knowledge_id": "default", "query": Q2025, "retrieval_setting": setting}))
+    assert len(recs) <= most and all(setting.get("score_threshold", 0) <= r["score"] <= 1 for r in recs)
+    assert [r["metadata"]["rank"] for r in recs] == list(range(1, len(recs) + 1))
+    if most == 3:
+        assert len(recs) == 3

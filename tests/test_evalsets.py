@@ -182,3 +182,30 @@ def test_qa_eval_kb_runs_the_knowledge_bases_own_set_and_reports_the_feedback_ca
 def test_qa_eval_kb_without_a_set_says_how_to_make_one(tmp_path, corpus_service):
     out = qa("eval", "--kb", "default", "--model", corpus_service.settings.embed_model, index=tmp_path / "empty")
     assert out.returncode == 2 and "还没有评测集" in out.stderr and "加入评测集" in out.stderr
+
+
+def test_a_line_that_is_not_utf8_is_skipped_and_kept_byte_for_byte_on_append(kb_set):
+    kb_set.parent.mkdir(parents=True)
+    good = json.dumps({"id": "h1", "question": "手写的问题", "answers": ["1"], "type": "fact"}, ensure_ascii=False)
+    before = good.encode() + b"\n" + b'{"id": "h2", "question": "\xff\xfe\xc3"}\n'
+    kb_set.write_bytes(before)
+    assert [c.id for c in evalsets.read_cases(kb_set)] == ["h1"]
+    evalsets.add_unanswerable(kb_set, question="火星上有多少市场主体")
+    assert kb_set.read_bytes().startswith(before)
+    assert [c.id for c in evalsets.read_cases(kb_set)] == ["h1", "fb0001"]
+
+
+def test_a_run_report_of_another_shape_is_left_out_of_the_history(tmp_path):
+    runs = tmp_path / "runs"
+    good = {"created_at": "2026-12-01", "configs": {"hybrid": {"metrics": {
+        "questions": 3, "overall_accuracy": 1.0, "feedback": {"cases": 1, "accuracy": 1.0}}}}}
+    for name, report in (("1-list", {"configs": []}), ("2-metrics", {"configs": {"x": {"metrics": [1]}}}),
+                         ("3-array", [1, 2]), ("4-types", {"configs": {"x": {"metrics": {"questions": "many"}}}}),
+                         ("5-good", good)):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    (runs / "0-bytes").mkdir()
+    (runs / "0-bytes" / "report.json").write_bytes(b"\xff\xfe{")
+    rows = evalsets.history(runs)
+    assert [r["run"] for r in rows] == ["5-good"]
+    assert rows[0]["feedback_cases"] == 1 and rows[0]["overall_accuracy"] == 1.0

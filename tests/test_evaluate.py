@@ -56,6 +56,15 @@ def test_malformed_lines_are_reported_with_their_number_and_the_rest_loads(tmp_p
     assert [p.message.split("：")[0] for p in problems] == ["第 2 行", "第 3 行", "第 4 行", "第 5 行"]
 
 
+def test_a_line_that_is_not_utf8_is_that_lines_problem_and_a_bom_is_not(tmp_path):
+    line = lambda i: json.dumps({"id": i, "question": f"问题{i}", "answers": ["1"]}, ensure_ascii=False).encode()  # noqa: E731
+    f = tmp_path / "set.jsonl"
+    f.write_bytes(b"\xef\xbb\xbf" + line("a") + b"\n" + b'{"id": "b", "question": "\xff\xfe"}\n' + line("c") + b"\n")
+    items, problems = evaluate.load_eval_set(f)
+    assert [i.id for i in items] == ["a", "c"]
+    assert [p.message.split("：")[0] for p in problems] == ["第 2 行"]
+
+
 def test_seed_set_is_well_formed():
     items, problems = evaluate.load_eval_set(SEED)
     assert problems == [] and len(items) >= 80

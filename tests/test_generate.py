@@ -107,6 +107,72 @@ def test_a_date_must_be_the_passage_date():
     assert not check_sentence("会议于2021年5月3日召开[1]。", passage).ok
 
 
+def line_of(name: str, needle: str) -> dict[int, str]:
+    """The shipped corpus's line holding `needle`, as passage [1]."""
+    return {1: next(line for line in (CORPUS / f"{name}.txt").read_text().splitlines() if needle in line)}
+
+
+ZHUZHOU, HUNAN, THREE = "株洲市市场监管局服务高质量发展纪实", "湖南以精准监管助推高质量发展", TRADITIONAL
+GUIZHOU = "贵州省市场监管暨知识产权工作会议"
+
+
+# Model outputs a real model plausibly writes, over real lines of the corpus: each altered figure is
+# caught however it is written, and each faithful rewording passes.
+@pytest.mark.parametrize("name, needle, sentence, ok", [
+    # Chinese decimals: 十七点五五 is 17.55, and 九十八点五 is not the passage's 98.
+    (ZHUZHOU, "17.55件", "每万人发明专利拥有量为十七点五五件[1]。", True),
+    (PLAN, "488.84万户", "截至2020年底，全省实有市场主体四百八十八点八四万户[1]。", True),
+    (ZHUZHOU, "98%以上", "合格率达到百分之九十八点五[1]。", False),
+    (PLAN, "89.2%", "较十二五期末增长八十九点二个百分点[1]。", False),
+    # A single numeral counting something: the passage's 2个 is not 三个; 近百项 is not 近千项.
+    (ZHUZHOU, "2个超过", "株洲与长沙一起成为全省仅有的两个超过全国平均值的地区[1]。", True),
+    (ZHUZHOU, "2个超过", "株洲与长沙一起成为全省仅有的三个超过全国平均值的地区[1]。", False),
+    (PLAN, "三个高地", "2020年9月，总书记赋予湖南三个高地战略定位[1]。", True),
+    (PLAN, "三个高地", "2020年9月，总书记赋予湖南五个高地战略定位[1]。", False),
+    (PLAN, "2020年9月", "总书记于2020年第四季度到湖南视察[1]。", False),
+    (ZHUZHOU, "100余家", "全市原有十余家米粉小作坊[1]。", False),
+    (GUIZHOU, "位列全国第四", "获批1334张有机产品认证证书，位列全国第四[1]。", True),
+    (GUIZHOU, "位列全国第四", "获批1334张有机产品认证证书，位列全国第五[1]。", False),
+    (ZHUZHOU, "居省内第二", "第一，株洲居省内第二[1]。", True),  # "第一，" enumerates, it ranks nothing
+    (THREE, "近百項", "近百项高频证照事项实现一件事一次办[1]。", True),
+    (THREE, "近百項", "近千项高频证照事项实现一件事一次办[1]。", False),
+    (HUNAN, "95%", "明厨亮灶覆盖率超过八成[1]。", False),
+    (HUNAN, "二0三五年", "到2035年基本实现远景目标[1]。", True),  # a year with a Latin 0 among its numerals
+    (HUNAN, "二0三五年", "到2036年基本实现远景目标[1]。", False),
+    # A plan period is compared as written.
+    (PLAN, "89.2%", "较十二五期末增长89.2%[1]。", True),
+    (PLAN, "89.2%", "较十三五期末增长89.2%[1]。", False),
+    # A magnitude word dropped or added: 734萬只 is not 734只; 每万人 is no table header saying 万.
+    (THREE, "734萬只", "查扣非法口罩734只[1]。", False),
+    (ZHUZHOU, "17.55件", "每万人发明专利拥有量为17.55万件[1]。", False),
+    (ZHUZHOU, "14万户", "全市市场主体增加14千万户[1]。", False),
+    (THREE, "734萬只", "查扣非法口罩734只，检查市场主体285.43万家次[1]。", False),
+    # A range or a change shares its second figure's unit, here a table header's "(万户)".
+    (PLAN, "(万户) 488.84", "全省市场主体从488.84增至650万户[1]。", True),
+    (PLAN, "(万户) 488.84", "全省市场主体从488.84增至650亿户[1]。", False),
+])
+def test_figures_are_read_however_the_model_writes_them(name, needle, sentence, ok):
+    check = check_sentence(sentence, line_of(name, needle))
+    assert check.ok == ok, (sentence, check.problems)
+
+
+def test_amounts_in_capital_numerals_are_compared_as_figures():
+    passage = {1: "对该企业处以罚款人民币叁拾万元。"}  # the form amounts take in penalty decisions
+    assert check_sentence("该企业被罚款30万元[1]。", passage).ok
+    assert not check_sentence("该企业被罚款伍拾万元[1]。", passage).ok
+
+
+def test_a_citation_range_cites_each_passage_in_it():
+    passages = {1: "全市市场主体增加14万户。", 2: "总量增长82%。", 3: "其他情况。"}
+    check = check_sentence("全市市场主体增加14万户，总量增长82%[1-3]。", passages)
+    assert check.ok and check.citations == (1, 2, 3)
+    assert check_sentence("全市市场主体增加14万户[1-4]。", passages).problems == ("引用了未提供的片段[4]",)
+    cutter = SentenceCutter()
+    out = [s for piece in ("增加14万户。", "[1", "-", "2]总量", "增长82%。【来", "源3】") for s in cutter.feed(piece)]
+    assert out + cutter.feed("", final=True) == ["增加14万户。[1-2]", "总量增长82%。【来源3】"]
+    assert check_sentence("总量增长82%。【来源2】", passages).citations == (2,)
+
+
 def test_sentences_are_cut_with_their_trailing_citations():
     cutter = SentenceCutter()
     out = []

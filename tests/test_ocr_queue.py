@@ -111,3 +111,15 @@ def test_stopping_the_server_stops_a_read_ahead_instead_of_waiting_for_its_pages
     assert ocr_pids and not any(process_start(pid) for pid in ocr_pids)
     job = json.loads((settings.index_dir / "jobs" / f"{job_id}.json").read_text(encoding="utf-8"))
     assert job["status"] == "running" and job["report"] is None
+    cache = settings.index_dir / "ocr-cache"
+    assert any(cache.rglob("*")), "the page read ahead is kept until the job ends"
+
+    # As a killed server leaves it: the job's owner gone. The next server marks the job interrupted
+    # and drops the pages read ahead for it, which no job will ever use now.
+    job["owner"] = {"pid": 2**22 + 12345, "started": 1.0}
+    (settings.index_dir / "jobs" / f"{job_id}.json").write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
+    with app_client(Service(settings, embedder=embedder)) as client:
+        wait_ready(client)
+        after = client.get(f"/api/v1/jobs/{job_id}", headers=ADMIN).json()
+    assert after["status"] == "failed" and after["error"]["code"] == "interrupted"
+    assert not any(p.is_file() for p in cache.rglob("*"))

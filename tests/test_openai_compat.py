@@ -305,3 +305,15 @@ def test_generate_false_asks_the_model_nothing(gen_ai, double):
     r = gen_ai.chat.completions.create(model="qa-default", messages=[user(Q2025)], extra_body={"generate": False})
     assert double.requests == [] and "generated" not in (r.model_extra or {})
     assert "依据：" in r.choices[0].message.content
+
+
+@pytest.mark.parametrize("script", [Script.fail(500), Script.malformed_stream("2025年全省市场")], ids=["500", "malformed"])
+def test_a_failing_model_leaves_the_extractive_answer_with_its_note(gen_ai, double, script):
+    double.reset(script)
+    r = gen_ai.chat.completions.create(model="qa-default", messages=[user(Q2025)])
+    note = r.model_extra["generated"]["note"]
+    assert r.model_extra["generated"]["status"] == "error" and note.endswith("请以上面的答案和出处为准。")
+    assert r.choices[0].message.content.startswith("650万户") and r.choices[0].message.content.endswith(f"（{note}）")
+    chunks = list(gen_ai.chat.completions.create(model="qa-default", messages=[user(Q2025)], stream=True))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == r.choices[0].message.content and chunks[-1].choices[0].finish_reason == "stop"

@@ -186,3 +186,78 @@ def test_a_generation_after_the_answer_is_kept_with_it(store):
     assert record.trace["generation"]["raw"] == "650万户。[1]"
     assert record.trace["answered_by"] == {"extractor": "table_cell", "generator": "qwen"}
     assert store.answer_json(answer_id)["generated"]["text"] == "650万户。[1]"
+
+
+def test_a_failed_write_does_not_carry_the_question_into_its_error(store):
+    # The API logs the error of a failed write: it must not hold the question (README: never in a log line).
+    with store.engine.begin() as c:
+        c.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON answers BEGIN SELECT RAISE(ABORT, 'disk full'); END"))
+    from sqlalchemy.exc import SQLAlchemyError
+
+    with pytest.raises(SQLAlchemyError) as e:
+        store.record(ALICE, None, answer("身份证号110101199001011234的人"), {})
+    assert "disk full" in str(e.value) and "110101199001011234" not in str(e.value)
+
+
+def test_questions_mode_leaves_no_answer_object_and_a_restart_reads_nothing_to_strip(tmp_path):
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    full = Records(url, mode="full")
+    for n in range(7):
+        full.record(ALICE, None, answer(f"q{n}"), {"generation": {"raw": "模型原文", "verified": True}})
+    full.close()
+    first = Records(url, mode="questions")
+    assert first.strip_answers() == 0  # the start-up already stripped all seven
+    first.record(ALICE, None, answer("q7"), {})
+    first.close()
+    # Not the JSON text 'null': a row that keeps no answer object is NULL, and found as such.
+    db = sqlite3.connect(tmp_path / "records.db")
+    assert db.execute("SELECT count(*) FROM answers WHERE answer_json IS NOT NULL OR answer != ''").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM answers").fetchone() == (8,)
+    # A row an earlier version stripped holds the JSON text 'null': it is not stripped (read) again.
+    db.execute("UPDATE answers SET answer_json = 'null' WHERE question = 'q0'")
+    db.commit()
+    again = Records(url, mode="questions")
+    assert again.strip_answers(batch=3) == 0 and again.answer_json(again.answers("default")[0].answer_id) is None
+    again.close()
+
+
+def test_the_gap_reports_answers_are_chosen_by_the_database(store):
+    from qa import gaps
+
+    ids = {}
+    for question, status, confidence in (("答好了", "found", 0.9), ("没找到", "not_found", 0.0), ("没把握", "unsure", 0.4),
+                                         ("低置信", "found", 0.3), ("被点踩", "found", 0.95)):
+        ids[question], _ = store.record(ALICE, None, {**answer(question, status), "confidence": confidence}, {})
+    store.set_feedback(ids["被点踩"], ALICE, -1, "答案错误", "")
+    store.set_feedback(ids["答好了"], ALICE, 1, "", "")
+    chosen = store.answers("default", gaps_below=0.5)
+    assert [r.question for r in chosen] == ["没找到", "没把握", "低置信", "被点踩"]
+    # the same as the report's own rule over every answer
+    assert {i.answer_id for i in gaps.gap_items(chosen, 0.5)} == {i.answer_id for i in gaps.gap_items(store.answers("default"), 0.5)}
+
+
+def test_two_first_votes_at_once_both_succeed(tmp_path):
+    # A double click sends two PUTs before either is answered: both find no feedback yet and insert.
+    import threading
+
+    r = Records(f"sqlite:///{tmp_path / 'records.db'}")
+    errors: list[Exception] = []
+    for n in range(40):
+        answer_id, _ = r.record(ALICE, None, answer(f"q{n}"), {})
+        start = threading.Barrier(4)
+
+        def vote(v: int, answer_id: str, start: threading.Barrier) -> None:
+            start.wait()
+            try:
+                r.set_feedback(answer_id, ALICE, v, "", "")
+            except Exception as e:  # noqa: BLE001 - collected for the assertion
+                errors.append(e)
+
+        threads = [threading.Thread(target=vote, args=(v, answer_id, start)) for v in (1, -1, 1, -1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert r.answer(answer_id).feedback is not None
+    r.close()
+    assert errors == []

@@ -225,8 +225,10 @@ def analysis(who: Admin, rt: RuntimeDep, svc: ServiceDep, records: RecordsDep,
     """知识库中未找到答案、被评 👎、或置信度低（未确定，或给出但置信度低于 QA_GAP_LOW_CONFIDENCE）的回答，
     按问题的语义相似度（当前加载的嵌入模型）分组：每组的回答数、最新的一次提问、最早和最近的时间、各原因的数量。"""
     kb = rt.settings.kb_name
-    start, end = _day_start(since), _day_start(until + timedelta(days=1)) if until else None
-    found = [] if records is None or (start and end and start >= end) else records.answers(kb, start, end)
+    # until is inclusive: the range ends at the next day's start (none after the last representable day)
+    start, end = _day_start(since), _day_start(until + timedelta(days=1)) if until and until < date.max else None
+    found = [] if records is None or (start and end and start >= end) else records.answers(
+        kb, start, end, gaps_below=rt.settings.gap_low_confidence)
     items = gaps.gap_items(found, rt.settings.gap_low_confidence)
     truncated = len(items) > MAX_ANSWERS
     items = items[:MAX_ANSWERS]

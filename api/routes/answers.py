@@ -38,6 +38,7 @@ ERRORS = {
 AnswerId = Annotated[str, Path(max_length=64, description="回答编号（回答中的 answer_id）")]
 CSV_COLUMNS = ("answer_id", "conversation_id", "owner", "kb", "created", "question", "rewritten_question", "status",
                "confidence", "extractor", "index_version", "answer", "vote", "reason", "comment")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _store(records: Records | None, answer_id: str) -> Records:
@@ -90,12 +91,19 @@ def export_records(who: Admin, records: RecordsDep,
     """导出一段日期内的全部回答：问题、改写后的问题、状态、置信度、抽取器、索引版本、回答（完整保存时）、
     评价与说明；JSONL 还含每个回答的完整记录（trace）和当时返回的回答对象。起始晚于截止时导出为空。"""
     start = datetime.combine(since, time.min, UTC) if since else None
-    end = datetime.combine(until + timedelta(days=1), time.min, UTC) if until else None
+    # until is inclusive: the range ends at the next day's start (none after the last representable day)
+    end = datetime.combine(until + timedelta(days=1), time.min, UTC) if until and until < date.max else None
     rows = records.export(start, end) if records is not None else iter(())
     name = f"qa-records-{since or 'start'}-{until or 'now'}.{format}"
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
     return StreamingResponse(_csv(rows) if format == "csv" else _jsonl(rows), media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _cell(value):
+    """A text that Excel would take for a formula (a question "=HYPERLINK(…)" anyone who may ask can
+    plant) gets a leading apostrophe, which Excel shows as text: OWASP's advice on CSV injection."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
 
 
 def _csv(rows: Iterator[dict]) -> Iterator[str]:
@@ -104,7 +112,7 @@ def _csv(rows: Iterator[dict]) -> Iterator[str]:
     buf.write("\ufeff")  # Excel reads UTF-8 only with a BOM
     out.writeheader()
     for row in rows:
-        out.writerow(row)
+        out.writerow({k: _cell(v) for k, v in row.items()})
         yield buf.getvalue()
         buf.seek(0)
         buf.truncate()

@@ -333,9 +333,21 @@ def _extra(answer: Answer, generation: Generation | None) -> dict:
 
 
 def _generating(answer: Answer, gen: Generator | None, wanted: bool) -> Iterator[GeneratedSentence | Generation]:
-    """The generation's steps when one is wanted and the answer is grounded; none otherwise."""
-    if wanted and answer.status == "found":  # nothing grounded: nothing generated
-        yield from gen.stream(answer) if gen is not None else [unavailable()]
+    """The generation's steps when one is wanted and the answer is grounded; none otherwise. A bug in
+    generation ends it as a model failure does (as /api/v1/chat does): the answer is already due."""
+    if not (wanted and answer.status == "found"):  # nothing grounded: nothing generated
+        return
+    sent: list[GeneratedSentence] = []
+    try:
+        for step in gen.stream(answer) if gen is not None else [unavailable()]:
+            if isinstance(step, GeneratedSentence):
+                sent.append(step)
+            yield step
+    except Exception:  # noqa: BLE001 - the extractive answer stands, with a note, as for a failing model
+        log.exception("generation failed")
+        text = "".join(g.text for g in sent)
+        note = "生成式回答出错，" + ("其余内容未能给出" if sent else "未能给出") + "；请以出处原文为准。"
+        yield Generation(text, tuple(sent), False, "error", note, text)
 
 
 def _usage(asked: Conversation, content: str) -> CompletionUsage:

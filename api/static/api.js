@@ -73,8 +73,9 @@ async function errorOf(res) {
 }
 
 /**
- * This browser's id (random, kept in localStorage): with anonymous reading, the server files the
- * conversations under it, so only this browser sees them again. With a key, they belong to the key.
+ * This browser's id (random, kept in localStorage): the server files the conversations under it (under
+ * the key, when there is one), so only this browser sees them again: visitors of a portal page that
+ * carries one shared key never see each other's questions.
  */
 export function clientId() {
   const s = storage('localStorage');

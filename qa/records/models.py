@@ -66,7 +66,8 @@ class AnswerRow(Base):
     # Kept only with QA_RECORDS=full: the answer text, and the answer object (citations included)
     # exactly as the API returned it.
     answer: Mapped[str] = mapped_column(Text, default="")
-    answer_json: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # none_as_null: an answer not kept is SQL NULL (not the JSON text 'null'), so `IS NULL` finds it.
+    answer_json: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     trace: Mapped[dict] = mapped_column(JSON, default=dict)
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy import Engine, Text, cast, create_engine, delete, event, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, defer, selectinload, sessionmaker
 
 from ..errors import (
     AnswerNotFound,
@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 TITLE_CHARS = 100
 PURGE_EVERY_S = 3600.0  # retention is checked on writes at most this often (and at start-up)
 # Keys of a generation trace that hold text of the answer: dropped with QA_RECORDS=questions.
-ANSWER_TEXT_KEYS = frozenset({"raw", "text", "sentences", "rejected", "answer", "prompt", "passages", "note"})
+ANSWER_TEXT_KEYS = frozenset({"raw", "text", "sentences", "rejected", "answer", "prompt", "passages", "note",
+                              "problems"})  # problems quote the generated text they fault
 
 
 def default_url(index_dir: Path) -> str:
@@ -72,11 +73,19 @@ class Records:
 
     @classmethod
     def from_settings(cls, settings) -> Records | None:
-        """The store the settings name, or None when QA_RECORDS=off (no database is opened)."""
+        """The store the settings name, or None when QA_RECORDS=off (no database is opened) or the
+        database cannot be opened (logged)."""
         if settings.records == "off":
             return None
-        return cls(settings.records_url or default_url(settings.index_dir), settings.records,
-                   settings.records_days, settings.kb_name)
+        try:
+            return cls(settings.records_url or default_url(settings.index_dir), settings.records,
+                       settings.records_days, settings.kb_name)
+        except (RecordsUnavailable, OSError) as e:
+            # The records are a by-product of answering: a database that cannot be opened (damaged,
+            # unreachable, its folder not writable) is left as it is and costs the records, not the service.
+            log.error("%s; questions are answered but not recorded until it is fixed and the service restarted",
+                      getattr(e, "message", e))
+            return None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -197,14 +206,30 @@ class Records:
             row = s.get(AnswerRow, answer_id)
             return None if row is None else row.answer_json
 
-    def answers(self, kb: str, since: datetime | None = None, until: datetime | None = None) -> list[AnswerRecord]:
-        """Every answer of knowledge base `kb` given in [since, until), oldest first."""
+    def answers(self, kb: str, since: datetime | None = None, until: datetime | None = None,
+                gaps_below: float | None = None) -> list[AnswerRecord]:
+        """Every answer of knowledge base `kb` given in [since, until), oldest first. `gaps_below` given:
+        only the gap report's (not found, unsure, found with a confidence below it, or given a 👎),
+        chosen by the database: months of answered questions are not loaded to find the few gaps."""
+        q = self._between(kb, since, until).options(defer(AnswerRow.answer_json))
+        if gaps_below is not None:
+            downvoted = select(FeedbackRow.answer_id).where(FeedbackRow.answer_id == AnswerRow.id,
+                                                            FeedbackRow.vote < 0).exists()
+            q = q.where((AnswerRow.status != "found") | (AnswerRow.confidence < gaps_below) | downvoted)
         with self._session() as s:
-            return [_answer(r, r.conversation.owner) for r in s.scalars(self._between(kb, since, until))]
+            return [_answer(r, r.conversation.owner) for r in s.scalars(q)]
 
     def set_feedback(self, answer_id: str, owner: str | None, vote: int, reason: str, comment: str
                      ) -> tuple[Feedback, Feedback | None]:
         """Give or change the caller's feedback on their answer; returns (the new one, the one it replaced)."""
+        try:
+            return self._set_feedback(answer_id, owner, vote, reason, comment)
+        except IntegrityError:
+            # Two first votes at once (a double click): the other one inserted the row, this one changes it.
+            return self._set_feedback(answer_id, owner, vote, reason, comment)
+
+    def _set_feedback(self, answer_id: str, owner: str | None, vote: int, reason: str, comment: str
+                      ) -> tuple[Feedback, Feedback | None]:
         now = utcnow()
         with self._session.begin() as s:
             row = self._answer_row(s, answer_id, owner)
@@ -256,17 +281,21 @@ class Records:
             log.info("records: purged %d answers older than %g days", gone, self.days)
         return gone
 
-    def strip_answers(self) -> int:
-        """Drop answer text kept under an earlier QA_RECORDS=full, now that the mode keeps questions only."""
-        with self._session.begin() as s:
-            rows = s.scalars(select(AnswerRow).where((AnswerRow.answer != "") | AnswerRow.answer_json.is_not(None)
-                                                     | AnswerRow.trace.is_not(None))).all()
-            n = 0
-            for r in rows:
-                trace = self._kept_trace(r.trace or {})
-                if r.answer or r.answer_json is not None or trace != r.trace:
-                    r.answer, r.answer_json, r.trace = "", None, trace
-                    n += 1
+    def strip_answers(self, batch: int = 500) -> int:
+        """Drop answer text kept under an earlier QA_RECORDS=full, now that the mode keeps questions only.
+        Only rows recorded under `full` are read (they alone hold an answer object), a batch at a time:
+        a start-up over a long history neither reads every answer again nor holds them all at once."""
+        # Rows of an earlier version hold the JSON text 'null' where no answer object was kept.
+        kept = (AnswerRow.answer != "") | (func.coalesce(cast(AnswerRow.answer_json, Text), "null") != "null")
+        n = 0
+        while True:
+            with self._session.begin() as s:
+                rows = s.scalars(select(AnswerRow).where(kept).limit(batch)).all()
+                for r in rows:  # each leaves `kept`, so the loop ends
+                    r.answer, r.answer_json, r.trace = "", None, self._kept_trace(r.trace or {})
+            n += len(rows)
+            if len(rows) < batch:
+                break
         if n:
             log.info("records: answer text dropped from %d answers (QA_RECORDS=questions)", n)
         return n
@@ -308,11 +337,13 @@ def _engine(url: str) -> Engine:
         parsed = make_url(url)
     except ArgumentError as e:
         raise InvalidArgument(f"QA_RECORDS_URL 不是合法的数据库地址：{e}") from e
+    # hide_parameters: a failed statement's error (logged by the API) would otherwise quote its
+    # parameters, the question among them, and question text never goes to a log.
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed, connect_args={"timeout": 30})
+    engine = create_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _pragmas(conn, _record) -> None:
