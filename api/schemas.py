@@ -103,8 +103,8 @@ class GeneratedOut(BaseModel):
     """A generated answer (`qa.generate.Generation`), as shown: only sentences that passed verification."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "text": "根据《湖南省“十四五”市场监管规划》，2025年全省市场主体目标为650万户[1]。",
-        "sentences": [{"text": "根据《湖南省“十四五”市场监管规划》，2025年全省市场主体目标为650万户[1]。", "citations": [1]}],
+        "text": "根据《青禾县2026年市场监管工作要点》，全县2026年新设经营主体目标为1.2万户[1]。",
+        "sentences": [{"text": "根据《青禾县2026年市场监管工作要点》，全县2026年新设经营主体目标为1.2万户[1]。", "citations": [1]}],
         "verified": True, "status": "verified", "note": "", "model": "qwen2.5-7b-instruct",
     }, {
         "text": "", "sentences": [], "verified": False, "status": "withheld", "model": "qwen2.5-7b-instruct",

@@ -87,7 +87,7 @@ def unavailable(note: str = NOTES["off"]) -> Generation:
 
 _STOP = re.compile(r"[。！？!?\n]")
 _CLOSERS = "”’」』）)"
-# Citation markers after a sentence's stop belong to it ("…650万户。[1]").
+# Citation markers after a sentence's stop belong to it ("…120万户。[1]").
 _TRAILING_CITES = re.compile(rf"(?:[ \t]*{CITATION.pattern})*")
 # What the rest of the buffer may still turn into a trailing citation: wait for more before cutting.
 _MAYBE_CITE = re.compile(r"[ \t]*(?:[\[［【][来源资料片段\d\s,，、\-–~～]*)?")

@@ -7,8 +7,8 @@ compared in one normal form: simplified script and half-width (`qa.textnorm`), n
 separators, Chinese numerals as figures (`qa.numerals`, cn2an; also 八十五点三, and a single numeral
 that counts or ranks: 三个, 第四), 百分之N as N%; a run cn2an cannot read (十四五) is compared as
 written, and a range shares its unit (30-50万: both 万). "87%" in a sentence
-whose passage says 85% fails; "650万户" over a table row "2025年: 650" under "(万户)" passes, since a
-unit often sits in a header, but "650亿户" does not (the passage writes no 亿).
+whose passage says 85% fails; "120万户" over a table row "2030年: 120" under "(万户)" passes, since a
+unit often sits in a header, but "120亿户" does not (the passage writes no 亿).
 
 What it does not check is meaning: a true figure attached to the wrong subject passes. The shown
 text is therefore always below the extractive answer and its cards, never instead of them.
@@ -54,7 +54,7 @@ _DATE = re.compile(
     r"|(?<!\d)(?P<m3>\d{1,2})\s*月\s*(?P<d3>\d{1,2})\s*[日号]")
 _NUMBER = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*"
                      r"(%|‰|个百分点|百分点|[十百千]?万亿|[十百千]?亿|[十百千]?万|[百千]|成(?![为立员本果效功绩交]))?")
-# A magnitude word stated for a whole table: "全省市场主体数(万户) 488.84 650", "单位：亿元".
+# A magnitude word stated for a whole table: "经营主体数(万户) 96.5 120", "单位：亿元".
 _HEADER_UNIT = re.compile(r"(?:\(|单位\s*[:：]?\s*)(万亿|亿|万)")
 # What may stand between two figures that share the second's unit: a range or a change (30-50万, 由12增至15%).
 _SHARED = re.compile(r"[\s\-~～—–至到增长加提高升降减少下为了]{1,5}")
@@ -146,7 +146,7 @@ def facts(text: str, *, all_numbers: bool = False) -> Facts:
         if not mag and after is not None and after.group(2) and _SHARED.fullmatch(masked, m.end(), after.start()):
             if all_numbers:  # a passage's figure may be quoted either way
                 numbers.add((_value(m.group(1)), ""))
-            mag = after.group(2)  # 从488.84增至650万户, 12至15%: the first figure's unit is the second's
+            mag = after.group(2)  # 从96.5增至120万户, 12至15%: the first figure's unit is the second's
         numbers.add((_value(m.group(1)), _magnitude(mag)))
     quoted = tuple(_LOOSE.sub("", next(g for g in m.groups() if g is not None)) for m in _QUOTED.finditer(t))
     units = frozenset(m.group(1) for m in _HEADER_UNIT.finditer(t))
@@ -158,10 +158,10 @@ def _number_in(number: tuple[str, str], passage: Facts, said_units: frozenset[st
     value, mag = number
     if (value, mag) in passage.numbers:
         return True
-    if not mag:  # a bare number under the sentence's own "(万户)"; "734只" over "734万只" drops a 万 and fails
+    if not mag:  # a bare number under the sentence's own "(万户)"; "52只" over "52万只" drops a 万 and fails
         return any(v == value and m in said_units for v, m in passage.numbers)
     if mag in ("万", "亿", "万亿"):
-        # "650万" matches a bare 650 in a table whose header says "(万户)"; not 650亿, and not over "每万人".
+        # "120万" matches a bare 120 in a table whose header says "(万户)"; not 120亿, and not over "每万人".
         return (value, "") in passage.numbers and mag in passage.units
     return False
 

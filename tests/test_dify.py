@@ -186,7 +186,8 @@ def test_openapi_documents_the_route_in_chinese_with_examples(live_server):
     models = spec["components"]["schemas"]
     assert models["DifyRetrievalRequest"]["examples"][0]["knowledge_id"] == "default"
     assert models["DifyRetrievalRequest"]["properties"]["query"]["maxLength"] == 500  # QA_MAX_QUESTION_CHARS
-    assert models["DifyRetrievalOut"]["examples"][0]["records"][0]["metadata"]["doc_id"] == PLAN
+    example = models["DifyRetrievalOut"]["examples"][0]["records"][0]
+    assert example["metadata"]["doc_id"] and 0 <= example["score"] <= 1
 
 
 def test_readme_example_runs_as_written(live_server, tmp_path):

@@ -150,9 +150,9 @@ class DraftOut(BaseModel):
 
 class CaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"answer_id": "4f1c0e9a2b7d4c3e8a6f5d2c1b0a9e8d", "answers": ["488.84万户", "488.84"], "citation": 1},
-        {"answer_id": "4f1c0e9a2b7d4c3e8a6f5d2c1b0a9e8d", "answers": ["488.84万户"], "doc": "湖南省十四五市场监管规划",
-         "evidence": "全省实有市场主体488.84万户", "question": "截至2020年底湖南全省实有市场主体多少户", "type": "number"}]})
+        {"answer_id": "4f1c0e9a2b7d4c3e8a6f5d2c1b0a9e8d", "answers": ["1.2万户", "1.2"], "citation": 1},
+        {"answer_id": "4f1c0e9a2b7d4c3e8a6f5d2c1b0a9e8d", "answers": ["1.2万户"], "doc": "青禾县2026年市场监管工作要点",
+         "evidence": "全县新设经营主体1.2万户", "question": "青禾县2026年新设经营主体目标是多少户", "type": "number"}]})
 
     answer_id: str = AnswerIdField
     answers: list[Annotated[str, Field(min_length=1, max_length=evalsets.MAX_ANSWER_CHARS)]] = Field(

@@ -165,11 +165,11 @@ class DifyRecord(BaseModel):
 
 class DifyRetrievalOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"records": [{
-        "content": "专栏1 “十四五”市场监管工作主要指标｜类别: 营商环境｜指标名称: 全省市场主体数(万户)｜2020年: 488.84｜"
-                   "2025年: 650｜属性: 预期性", "score": 0.7945, "title": "湖南省“十四五”市场监管规划",
-        "metadata": {"doc_id": "湖南省十四五市场监管规划", "chunk_id": "e9123f818d347a83",
-                     "section": "第二章 总体思路 > 三、总体目标 > 专栏1 “十四五”市场监管工作主要指标",
-                     "source": "湖南省市场监督管理局", "date": "2021-08-18", "region": "湖南", "kind": "规划",
+        "content": "表1 主要指标｜指标名称: 新设经营主体(万户)｜2025年: 1.1｜2026年: 1.2", "score": 0.7945,
+        "title": "青禾县2026年市场监管工作要点",
+        "metadata": {"doc_id": "青禾县2026年市场监管工作要点", "chunk_id": "e9123f818d347a83",
+                     "section": "一、主要目标 > 表1 主要指标",
+                     "source": "青禾县市场监督管理局", "date": "2026-02-10", "region": "青禾县", "kind": "通知",
                      "chunk_kind": "table_row", "page": 0, "location": "", "rank": 1,
                      "fused_score": 2.181036, "dense_score": 0.892499, "bm25_score": 1.946679}}]}]})
 

@@ -238,7 +238,7 @@ class ChatRequest(BaseModel):
         {"model": "qa-default", "stream": True, "messages": [
             {"role": "system", "content": "你是政务知识助手"},
             {"role": "user", "content": "2025年市场主体目标是多少？"},
-            {"role": "assistant", "content": "650万户"},
+            {"role": "assistant", "content": "1.2万户"},
             {"role": "user", "content": "那2020年呢？"}]},
     ]})
 
@@ -365,10 +365,10 @@ class CompletionOut(ChatCompletion):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "id": "chatcmpl-5f0c…", "object": "chat.completion", "created": 1763000000, "model": "qa-default",
         "system_fingerprint": "v-20261201T230910", "choices": [{"index": 0, "finish_reason": "stop", "message": {
-            "role": "assistant", "content": "650万户\n\n依据：专栏1 “十四五”市场监管工作主要指标｜…｜2025年: 650\n\n来源：\n"
-                                            "[1] 《湖南省“十四五”市场监管规划》 第二章 总体思路 > 三、总体目标（2021-08-18）"}}],
+            "role": "assistant", "content": "1.2万户\n\n依据：表1 主要指标｜指标名称: 新设经营主体(万户)｜2026年: 1.2\n\n来源：\n"
+                                            "[1] 《青禾县2026年市场监管工作要点》 一、主要目标（2026-02-10）"}}],
         "usage": {"prompt_tokens": 15, "completion_tokens": 120, "total_tokens": 135},
-        "citations": [], "status": "found", "confidence": 0.99, "rewritten_question": "2025年市场主体目标是多少？"}]})
+        "citations": [], "status": "found", "confidence": 0.99, "rewritten_question": "2026年新设经营主体目标是多少？"}]})
 
     citations: list[CitationOut] = Field(description=_CITATIONS)
     status: Literal["found", "unsure", "not_found"] = Field(description=_STATUS)

@@ -16,7 +16,7 @@ function cpIndexOf(text, needle) {
   return i < 0 ? -1 : Array.from(text.slice(0, i)).length;
 }
 
-const highlightMarks = (c) => c.highlight.map(([start, end]) => ({ start, end, cls: 'hl' }));
+export const highlightMarks = (c) => c.highlight.map(([start, end]) => ({ start, end, cls: 'hl' }));
 
 /**
  * A table row's text, "专栏1 …｜类别: 营商环境｜指标名称: …｜2025年: 650", as
@@ -39,8 +39,9 @@ function rowCells(chars) {
 
 const isRow = (text) => text.includes('｜') && text.includes(': ');
 
-/** A table row as a two-column key/value table; the caption is left out (the section path names it). */
-function rowTable(chars, marks) {
+/** A table row as a two-column key/value table; the caption is left out (the section path names it).
+ *  The rows holding a mark are `hit`. The card and the viewer's cited row both show it. */
+export function rowTable(chars, marks) {
   const body = h('tbody');
   for (const { key, value } of rowCells(chars)) {
     if (!key) continue;

@@ -6,6 +6,7 @@
 // page that OCR read poorly is flagged 识别置信度低.
 
 import { apiUrl, docPath, get, getBlob, hasKey } from './api.js';
+import { highlightMarks, rowTable } from './answer.js';
 import { appendMarked, h, icon, metaLine, sectionPath, SPACE, tableBox, tableRows } from './dom.js';
 
 const $ = (id) => document.getElementById(id);
@@ -181,24 +182,11 @@ function renderDocument(doc, citation) {
 function citedRow(doc, citation) {
   const span = doc.chunk_spans.find((s) => s.chunk_id === citation.chunk_id);
   if (span?.kind !== 'table_row' || !span.cells?.length) return null;
-  // The record "表｜列: 值｜…" is the citation's text: the k-th cell's value is at the k-th "列: ",
-  // so the highlight (offsets into that text) says which cells hold the answer.
-  const text = Array.from(citation.text);
-  const ranges = [];
-  let start = 0;
-  for (let i = 0; i <= text.length; i++) {
-    if (i < text.length && text[i] !== '｜') continue;
-    const part = text.slice(start, i).join('');
-    if (start > 0 && part.includes(': ')) ranges.push([start + Array.from(part.split(': ')[0]).length + 2, i]);
-    start = i + 1;
-  }
-  const hit = (k) => ranges[k] && citation.highlight.some(([s, e]) => s < ranges[k][1] && e > ranges[k][0]);
-  const rows = span.cells.map(([column, value], k) => h('tr', { class: hit(k) ? 'hit' : null },
-    h('th', { scope: 'row' }, column), h('td', {}, value)));
+  // The record "表｜列: 值｜…" is the citation's text, shown as its card shows it.
   const where = citation.location || (span.row ? `第${span.row}行` : '引用的行');
   return h('section', { class: 'viewer-row', 'aria-label': `引用的行：${where}` },
     h('p', { class: 'meta' }, `引用的行：${where}`),
-    h('table', { class: 'kv' }, h('tbody', {}, rows)));
+    rowTable(Array.from(citation.text), highlightMarks(citation)));
 }
 
 /** The cited span, and inside it each highlighted phrase of the citation, found in the text shown. */
