@@ -136,7 +136,7 @@ class AnswerOut(BaseModel):
         "confidence": 0.93, "citations": [], "others": [], "timings_ms": {"rewrite": 0.1, "retrieve": 30.2, "answer": 4.0},
         "extractor": "table_cell", "status": "found",
     }, {
-        "question": "疫情期间株洲让多少家药房照常营业", "rewritten_question": "疫情期间株洲让多少家药房照常营业",
+        "question": "学校食堂后厨对外可视化的比例有多高", "rewritten_question": "学校食堂后厨对外可视化的比例有多高",
         "found": False, "answer": "未能确定答案，以下片段最相关：", "answer_sentence": "", "confidence": 0.62,
         "citations": [], "others": [], "timings_ms": {"rewrite": 0.1, "retrieve": 28.7, "answer": 3.9},
         "extractor": "", "status": "unsure",

@@ -48,5 +48,8 @@ def arabic(text: str) -> str:
 
 
 def value(text: str) -> str | None:
-    """The figure a whole numeral stands for ("一千二百零六" → "1206"), or None."""
+    """The figure a whole numeral stands for ("一千二百零六" → "1206", "两" → "2"), or None. A single
+    character is read here, where the caller has seen it count something ("两个"), never in `arabic`."""
+    if len(text) == 1:
+        return _single(text)
     return _figure(text) if _RUN.fullmatch(text) else None

@@ -23,10 +23,18 @@ _TAIL = re.compile(r"[呢吗啊呀]?\s*[？?。！!]*$")
 # Words that stand between the restated part and the answer without being part of the answer.
 _EDGE_LEFT = "是为在于由被叫称作成了的和与及、，,：: "
 _EDGE_RIGHT = "的是了则也都就才又便亦，,。；;：: "
+_PREPOSITIONS = "由被在给向对与和从把将以于跟同"
+_PLACED = "于在自至到"  # after a verb: where it happened ("发现于…")
 # Words that open the answer's clause without being the answer: a verb of place, "一名", a parenthesis
 # right after the subject ("蒙泰罗（Tiago…，1976年生）是一名葡萄牙赛车手").
 _LEAD_WORDS = re.compile(r"位于|设于|坐落于|地处|一[名个位座种家所部本条项位只]|[（(][^）)]*[）)]")
 _BREAK = re.compile(r"[。！？!?；;]")
+# Verbs that give a thing's other name: a question's "又叫什么" is answered by the sentence's "又名…"
+# or "简称…" as well as by its own verb.
+_NAMING = r"(?:又名|又称|原名|本名|初名|曾名|旧称|原称|别名|别称|俗名|俗称|简称|全称|通称|学名|又叫|也叫|叫做|称为|称作|名为|名叫)"
+_NAMING_Q = re.compile(rf"的?(?:{_NAMING}|叫|[字号])+$")
+_NAMING_S = re.compile(rf"{_NAMING}|(?<=[，,、(（])[字号]")
+NAME_NEAR = 12  # characters: a naming verb further from the subject names something else
 _CLAUSE = re.compile(r"[，,：:；;。！？!?]")
 MIN_RUN = 2  # characters: a single shared character says nothing
 MAX_SPAN = 40  # characters: longer than this is a sentence, not a slot
@@ -68,11 +76,19 @@ def tags(text: str) -> tuple[tuple[str, str], ...]:
 
 
 def _head_noun(wh: str, right: str) -> str:
-    """The noun a determiner question word stands before ("哪个部门的…" → "部门"), or ""."""
+    """The nouns a determiner question word stands before ("哪个部门的…" → "部门", "哪家漫画公司的…" →
+    "漫画公司"), or ""."""
     if wh not in _DETERMINERS or not right:
         return ""
-    first = next(iter(_tagger().cut(right)), None)
-    return first.word if first is not None and first.flag.startswith("n") else ""
+    words = tags(right)
+    run = 0
+    while run < len(words) and words[run][1].startswith("n"):
+        run += 1
+    if not run:
+        return ""
+    # the whole run when it is the noun phrase ("漫画公司的…"), else its first noun ("农产品产量…")
+    whole = run == len(words) or words[run][0] == "的"
+    return "".join(w for w, _ in words[:run]) if whole else words[0][0]
 
 
 def _suffix_run(left: str, sentence: str) -> tuple[int, int]:
@@ -111,8 +127,78 @@ def _asked(question: str) -> tuple[str, str, str, bool, bool] | None:
     # "…的官方名称是什么": the sentence may say 为 where the question says 是; the answer carries no 的
     # "哪国的哲学家" asks for the country: a head noun after 的 is what the answer modifies, not part of it
     owned = right.startswith("的")
-    left, right = left.rstrip("是为的了过"), right.lstrip("的是")
+    # "总部在哪里" ↔ "总部位于…": a question that ends so asks where, whatever the sentence's verb
+    left = left.rstrip("是为的了过" + ("在" if not right.strip("的是") else ""))
+    right = right.lstrip("的是")
     return left, right, "" if owned else _head_noun(wh, right), wh in ("几", "多少"), wh in ("哪位", "谁", "什么人")
+
+
+def _other_name(question: str, sentence: str) -> Slot | None:
+    """"凉茶铺又叫什么" ↔ "凉茶铺，又名凉茶店，…": the name after the first naming verb that follows,
+    closely, where the sentence says the question's subject."""
+    parts = _parts(question)
+    if parts is None or parts[2].strip("的是") or not (verb := _NAMING_Q.search(parts[0].rstrip("是为"))):
+        return None
+    subject = parts[0][:verb.start()].rstrip("的")
+    at, n = _suffix_run(subject, sentence) if len(subject) >= MIN_RUN else (-1, 0)
+    if at < 0:
+        return None
+    own = re.compile(rf"{re.escape(verb.group(0).lstrip('的'))}[做为作]?(?=[^，,。]{{2}})")
+    said = own.search(sentence, at) or _NAMING_S.search(sentence, at)  # the question's own verb first
+    if said is None or said.start() - at > NAME_NEAR:
+        return None
+    brk = _CLAUSE.search(sentence, said.end())
+    start, end = _halves(sentence, said.end(), brk.start() if brk else len(sentence))
+    if not 0 < end - start <= MAX_SPAN or _BREAK.search(sentence, start, end):
+        return None
+    return Slot(start, end, min(1.0, (n + len(verb.group(0))) / (len(parts[0]) or 1)))
+
+
+_PAIRS = {"“": "”", "《": "》", "「": "」", "『": "』", "（": "）", "(": ")"}
+_CLOSERS = {v: k for k, v in _PAIRS.items()}
+_ONE_OF = re.compile(r"的?一[个种位部座条家名只本项类]$")
+_COUNTRY = {"国家", "国"}
+
+
+def _halves(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """The span without half a quotation or bracket: an opener never closed in it ends it ("某银行（"
+    → 某银行; at its start it is dropped); so does a closer never opened ("某名）是…"), but one at its
+    start is dropped ("”为某语音译")."""
+    for k in range(start, end):
+        ch = sentence[k]
+        if ch in _PAIRS and _PAIRS[ch] not in sentence[k + 1:end]:
+            if k == start:
+                start += 1
+                continue
+            return start, k
+        if ch in _CLOSERS and _CLOSERS[ch] not in sentence[start:k]:
+            if k - start > 1:  # "某名）是…": the answer is what it closes
+                return start, k
+            start = k + 1
+    return start, end
+
+
+# Nouns for a work, whose answer is its title in 《》.
+_WORK = re.compile(r"电影|影片|小说|书|歌|曲|专辑|作品|剧|杂志|报|诗|漫画|游戏|节目|论文|著作|文章|唱片|单曲|动画|文件|法规|条例|办法|规划|方案")
+_TITLE = re.compile(r"《[^《》]{1,40}》")
+
+
+def _nearest_title(sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """The 《title》 of `sentence` nearest the span [start, end) (or inside it), when the span is not one."""
+    if "《" in sentence[start:end] and "》" in sentence[start:end]:
+        return None
+    titles = [(m.start(), m.end()) for m in _TITLE.finditer(sentence)]
+    return min(titles, key=lambda t: max(t[0] - end, start - t[1], 0), default=None)
+
+
+def _places_first(span: str) -> int:
+    """The length of the place names a span opens with, when something else follows them; else 0."""
+    at = 0
+    for word, flag in tags(span):
+        if not flag.startswith("ns"):
+            break
+        at += len(word)
+    return at if 0 < at < len(span) else 0
 
 
 def slot(question: str, sentence: str) -> Slot | None:
@@ -120,6 +206,8 @@ def slot(question: str, sentence: str) -> Slot | None:
     asked = _asked(question)
     if asked is None:
         return None
+    if (named := _other_name(question, sentence)) is not None:
+        return named
     left, right, head, counted, person = asked
     l_end, l_len = _suffix_run(left, sentence) if len(left) >= MIN_RUN else (-1, 0)
     r_start, r_len = _prefix_run(right, sentence, max(l_end, 0)) if len(right) >= MIN_RUN else (-1, 0)
@@ -128,6 +216,11 @@ def slot(question: str, sentence: str) -> Slot | None:
         without = _prefix_run(right[len(head):].lstrip("的"), sentence, max(l_end, 0))
         if without[1] > r_len:
             r_start, r_len = without
+    if l_len and not r_len and len(right) >= MIN_RUN:
+        # "X是谁的作品" ↔ "某某的作品X…": the sentence puts the answer and what follows it first
+        before, n = _prefix_run(right, sentence, 0)
+        if n and before + n <= l_end - l_len:
+            l_end, l_len, r_start, r_len = -1, 0, before, n
     if l_len == 0 and r_len == 0:
         return None
     if l_len and r_len and r_start - l_end > 1:
@@ -148,19 +241,30 @@ def slot(question: str, sentence: str) -> Slot | None:
         start = l_end
         brk = _CLAUSE.search(sentence, start + 1)
         end = brk.start() if brk else len(sentence)
+    elif sentence[r_start + r_len:r_start + r_len + 1] in _PLACED and left.endswith(("在", "从")) and \
+            (brk := _CLAUSE.search(sentence, r_start + r_len)) is not None and brk.start() - r_start - r_len > 2:
+        # "在哪里发现的" ↔ "化石发现于某县": the sentence puts the place after the verb
+        start, end = r_start + r_len + 1, brk.start()
     else:  # the answer runs back from the restated part to the start of its clause
         end = r_start
         brk = [m.end() for m in _CLAUSE.finditer(sentence, 0, max(end - 1, 0))]
         start = brk[-1] if brk else 0
+        # … or from the preposition the question puts before the asking word ("由谁" ↔ "1975年由某局")
+        if left and left[-1] in _PREPOSITIONS and (at := sentence.rfind(left[-1], start, end - 1)) >= 0:
+            start = at + 1
+    start, end = _halves(sentence, start, end)
     while start < end and sentence[start] in _EDGE_LEFT or _LEAD_WORDS.match(sentence, start, end):
         lead = _LEAD_WORDS.match(sentence, start, end)
         start = lead.end() if lead else start + 1
     while end > start and sentence[end - 1] in _EDGE_RIGHT:
         end -= 1
-    if start < end and sentence[start] == "“" and "”" not in sentence[start:end]:
-        start += 1  # half a quotation is no part of the answer
-    if start < end and sentence[end - 1] == "”" and "“" not in sentence[start:end]:
-        end -= 1
+    if (one := _ONE_OF.search(sentence, start, end)) and one.start() > start:
+        end = one.start()  # "…坚尾龙类的一个(演化支)": what it is one of
+    if head in _COUNTRY and (country := _places_first(sentence[start:end])):
+        end = start + country  # "哪个国家的赛车手" ↔ "一位葡萄牙F1赛车手" → 葡萄牙
+    strength = min(1.0, (l_len + r_len) / (len(left) + len(right) or 1))
+    if _WORK.search(head) and (title := _nearest_title(sentence, start, end)):
+        return Slot(*title, strength)  # "在哪部电影中" ↔ "在…上映的电影《某片》中": the work's title
     if end <= start or end - start > MAX_SPAN or _BREAK.search(sentence, start, end):
         return None
-    return Slot(start, end, min(1.0, (l_len + r_len) / (len(left) + len(right) or 1)))
+    return Slot(start, end, strength)

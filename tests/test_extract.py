@@ -40,6 +40,22 @@ def test_a_question_is_classified_by_what_it_asks(question, kind):
     ("该条例的正式名称是什么？", "该条例的正式名称为“营商环境促进条例”，于次年施行。", "“营商环境促进条例”"),
     ("该套餐主要以什么为原料？", "该套餐主要以本地大米、时令蔬菜为原料，价格实惠。", "本地大米、时令蔬菜"),
     ("小组组长由哪个部门的负责人担任？", "小组组长由市场监管部门的负责人担任，成员由各区派员组成。", "市场监管部门"),
+    # another name is given by another naming verb than the question's
+    ("这种小吃又叫什么？", "这种小吃，又名米粉卷，是当地的早点。", "米粉卷"),
+    ("该协会原名叫什么？", "该协会，成立于上世纪，原名青年工商联谊会，后改为现名。", "青年工商联谊会"),
+    ("这座桥的别称是什么？", "这座桥又称红桥，别称彩虹桥，横跨两岸。", "彩虹桥"),  # its own verb first
+    ("这位诗人的字是什么？", "这位诗人，字子明，晚年隐居山中。", "子明"),
+    # a question that ends in 在哪里 asks where, whatever the sentence's verb of place
+    ("该中心的总部在哪里？", "该中心的总部位于滨江新区，成立时有职工二十人。", "滨江新区"),
+    # the noun phrase after a determiner is the answer's head, all of it
+    ("该剧是哪家影视公司的作品？", "该剧是北辰影视公司的一部作品。", "北辰影视公司"),
+    # the sentence's order, the question's preposition and verb of place; the span's edges tidied
+    ("这个作品是谁的漫画？", "李某的漫画这个作品深受读者喜爱。", "李某"),  # the sentence puts the answer first
+    ("这座公园是由谁捐资兴建的？", "1975年由当地商会捐资兴建。", "当地商会"),  # from the question's preposition
+    ("这件化石在哪里发现的？", "这件化石发现于城郊的采石场，保存完好。", "城郊的采石场"),  # 在哪里V ↔ V于…
+    ("该银行的初名是什么？", "该银行创立于1957年，初名为建设银行（，1981年前沿用），后更名。", "建设银行"),
+    ("这个类群是什么动物的分支？", "这个类群是兽脚亚目坚尾龙类的一个分支。", "兽脚亚目坚尾龙类"),
+    ("该车手是哪个国家的赛车手？", "该车手是一位葡萄牙F1赛车手。", "葡萄牙"),
 ])
 def test_the_slot_a_question_asks_for_is_lined_up_with_the_sentence(question, sentence, span):
     found = slot(normalize(question), normalize(sentence))
@@ -91,6 +107,33 @@ def test_a_how_question_is_answered_with_the_enumerated_measures_after_the_lead_
 def test_the_slot_is_found_when_the_sentence_names_the_thing_and_not_its_kind(question, sentence, span):
     found = slot(normalize(question), normalize(sentence))
     assert found is not None and sentence[found.start:found.end] == span
+
+
+def test_a_naming_question_finds_no_other_name_far_from_its_subject():
+    sentence = "这种小吃在当地十分常见，每逢节日家家户户都会制作，外地游客又称之为米糕。"
+    found = slot(normalize("这种小吃又叫什么？"), normalize(sentence))
+    assert found is None or "米糕" not in sentence[found.start:found.end]
+
+
+@pytest.mark.parametrize("words,text,share", [
+    ({"照常营业": 1.0}, "督促全市药店开门营业", 0.5),  # a compound said in part by its sibling (partly=True)
+    ({"药房": 1.0}, "督促全市药店开门营业", 0.0),  # two characters: all or nothing
+    ({"五年": 1.0}, "5年来新增企业两万户", 1.0),  # a counted word in figures
+    ({"三十四项": 1.0}, "共推出34项措施", 1.0),
+    ({"统一": 1.0}, "推进1个平台建设", 0.0),  # not a count
+])
+def test_coverage_counts_compounds_said_in_part_and_counts_in_figures(words, text, share):
+    from qa.extract.base import coverage
+
+    assert coverage(normalize(text), "", words, partly=True) == pytest.approx(share)
+
+
+def test_telling_two_clauses_apart_a_compound_counts_only_whole():
+    from qa.extract.base import coverage
+
+    words = {"发明专利": 1.0}
+    assert coverage(normalize("全市申请专利一万件"), "", words) == 0.0
+    assert coverage(normalize("其中发明专利申请四千件"), "", words) == 1.0
 
 
 def test_a_collective_name_is_answered_with_what_stands_before_it():
@@ -152,9 +195,44 @@ def _best(question: str, text: str) -> str:
     # yes/no: the sentence that states or denies it, as evidence
     ("个体工商户是否需要报送年度报告？", "个体工商户每年都要更新信息。个体工商户应当于每年6月30日前报送年度报告。",
      "个体工商户应当于每年6月30日前报送年度报告。"),
+    # number: a count in one numeral ("两个", never the article 一个), an ordinal for 第几, a Latin unit
+    ("该校目前有几个校区？", "该校是一所综合性大学，目前有两个校区。", "两个"),
+    ("该剧获得了第几名？", "该剧在评选中获得第3名，观众反响热烈。", "第3名"),
+    ("雷达的探测距离是多少？", "该型雷达的探测距离为30km，精度较高。", "30km"),
+    # number: a size in the asked dimension's unit, though its clause names only the dimension
+    ("这种松树有多高？", "这种松树是当地特有树种，树高可达55米。", "55米"),
+    # when: 哪一年 asks for the year of a fuller date; a decade stays whole
+    ("首张专辑是哪一年发行的？", "她的首张专辑于2006年2月14日发行，销量不俗。", "2006年"),
+    ("这一风潮是从哪一年开始的？", "这一风潮从1990年代开始，至今不衰。", "1990年代"),
+    # reason: what stands before the consequence ("…，因此…") is the reason
+    ("为什么这种水果被称为开心果？", "这种水果成熟时果壳自然裂开，因此被称为开心果。", "这种水果成熟时果壳自然裂开"),
+    # who: the name, not what the sentence says next about the person
+    ("这位总理的父亲是谁？", "去年，这位总理的父亲王建国宣布退休。", "王建国"),
+    # a title in 《》 answers a question about a work
+    ("她在哪部电影中首次担任女主角？", "在当年上映的电影《春天的故事》中，她首次担任女主角。", "《春天的故事》"),
 ])
 def test_each_kind_of_question_gets_its_own_span(question, text, answer):
     assert _best(question, text) == answer
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("该地区将这种植物称为什么？", "entity"),  # 称为 + 什么: what it is called, not why
+    ("合并后医院更名为什么？", "entity"),
+    ("为什么要开展专项整治？", "reason"),
+    ("全校有几种颜色的校服？", "number"),  # a count in a unit now known (种)
+])
+def test_a_verb_before_wei_shenme_asks_what_not_why(question, kind):
+    assert classify(question) == kind
+
+
+def test_a_word_after_a_role_and_a_comma_is_not_taken_for_a_name():
+    text = "2001年，他接替王光宇担任调查局局长，总计在位8年。"
+    assert _best("2001年，他接替谁担任调查局局长？", text) != "总计"
+
+
+def test_a_who_question_naming_no_role_takes_the_name_inside_its_slot():
+    text = "会议由党组成员、副局长李建华主持。"
+    assert _best("会议由谁主持？", text) == "李建华"
 
 
 @pytest.mark.parametrize("question,asks", [

@@ -8,7 +8,7 @@ from typing import Iterator
 
 from ..chunk import split_sentences
 from ..lexical import split, stopwords
-from ..numerals import arabic
+from ..numerals import arabic, value
 from ..textnorm import normalize
 from ..types import Hit
 
@@ -24,7 +24,9 @@ MAGNITUDE = "万|萬|亿|億|千|百"
 UNITS = ("批次/千人|批次|个工作日|個工作日|户|戶|家|件|只|个|個|项|項|元|人|名|天|次|台|條|条|所|倍|起|份|张|張|处|處|"
          "类|類|部|吨|噸|辆|輛|小时|小時|公里|平方米|平方公里|公顷|公頃|厘米|釐米|毫米|千米|米|公斤|千克|克|"
          "岁|歲|册|冊|座|株|头|頭|篇|首|集|届|屆|层|層|亩|畝|英尺|英里|分钟|分鐘|秒|周|场|場|票|双|雙|套|箱|瓶|盒|支|枚|%|％|"
-         "人次|美元|英镑|欧元|日元|港元|港币|韩元|卢布|光年|千瓦|兆瓦|马力|海里|立方米|毫升|升|码|磅|盎司|节|度|级|分")
+         "人次|美元|英镑|欧元|日元|日圆|港元|港币|韩元|卢布|光年|千瓦|兆瓦|马力|海里|立方米|毫升|升|码|磅|盎司|节|度|级|"
+         "公分|公尺|位|种|種|季|期|代|任|轮|輪|章|版|颗|顆|架|艘|间|間|栋|棟|分|"
+         "(?i:km²|km|cm|mm|kg|m²)|㎡|m(?![a-zA-Z])")
 UNIT_HINT = re.compile(rf"多少\s*((?:{MAGNITUDE})?(?:{UNITS}))|几\s*((?:{MAGNITUDE})?(?:{UNITS}))")
 _PERCENT_Q = re.compile(r"比例|比重|百分之|占比|率")
 # What a question's wording says about the unit of its answer.
@@ -55,6 +57,7 @@ class Weights:
     cell_asked_year: float = 0.2  # the column is the year the question names
     name_proximity: float = 0.8
     who_slot: float = -0.1  # a 谁 slot filler ranks below a name by a role
+    name_in_slot: float = 0.01  # … and a name inside the slot ("副局长某某") above the slot
     date_proximity: float = 0.5
     date_clause: float = 0.6  # a date's clause covers the question's last clause
     list_base: float = 0.1
@@ -153,14 +156,45 @@ def positions(norm: str, ws: dict[str, float]) -> list[tuple[int, float]]:
     return out
 
 
-def coverage(norm: str, header: str, ws: dict[str, float]) -> float:
+_COUNTED = re.compile(r"([一二两三四五六七八九十]+)([年月天日次项家户条件个位名])")
+
+
+def _in_figures(word: str) -> str:
+    """A counted word in figures ("五年" → "5年", "十四项" → "14项"), else the word: a text may write either."""
+    m = _COUNTED.fullmatch(word)
+    if not m:
+        return word
+    figure = value(m.group(1))
+    return f"{figure}{m.group(2)}" if figure else word
+
+
+def _partly(word: str, norm: str) -> float:
+    """The share of a long word ("照常营业") that a text says in two-character pieces ("开门营业"): a
+    compound is often paraphrased by a sibling sharing its head. A word of two characters gets none."""
+    if len(word) < 3:
+        return 0.0
+    covered = set()
+    for i in range(len(word) - 1):
+        if word[i:i + 2] in norm:
+            covered.update((i, i + 1))
+    return len(covered) / len(word)
+
+
+def coverage(norm: str, header: str, ws: dict[str, float], partly: bool = False) -> float:
     """Weighted share of the question's words found in `norm` (half weight for the headings).
-    Numbers count whether written in figures or in words (一千二百零六 = 1206)."""
+    Numbers count whether written in figures or in words (一千二百零六 = 1206, 五年 = 5年). With
+    `partly`, a long word the text does not say whole counts for the share of it said in pieces
+    (`_partly`): right for whether a text is about the question, wrong for telling two clauses of
+    one sentence apart ("申请专利…，其中发明专利申请…" must not both hold 发明专利)."""
     norm, header = norm.lower(), header.lower()  # the tokenizer lower-cases words ("PCT" → "pct")
     total = sum(ws.values()) or 1.0
-    digits = arabic(norm) if any(w.isdigit() for w in ws) else norm
-    found = sum(wt if w in norm or w.isdigit() and w in digits else (0.5 * wt if w in header else 0.0)
-                for w, wt in ws.items())
+    digits = arabic(norm) if any(w.isdigit() or _COUNTED.fullmatch(w) for w in ws) else norm
+    found = 0.0
+    for w, wt in ws.items():
+        if w in norm or (w.isdigit() or _COUNTED.fullmatch(w)) and _in_figures(w) in digits:
+            found += wt
+        else:
+            found += wt * max(0.5 if w in header else 0.0, _partly(w, norm) if partly else 0.0)
     return found / total
 
 
@@ -233,5 +267,5 @@ def sentences(q: Asked, p: Passage) -> Iterator[Sentence]:
         norm = normalize(sentence)
         if len(norm) != len(sentence):  # positions must line up with the display text
             norm = sentence
-        yield Sentence(p, k, s.start, s.end, sentence, norm, coverage(norm, p.header, q.ws),
+        yield Sentence(p, k, s.start, s.end, sentence, norm, coverage(norm, p.header, q.ws, partly=True),
                        positions(norm, q.focus), tuple(parts))

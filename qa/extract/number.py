@@ -30,17 +30,22 @@ FALLBACK = "sentence"  # no quantity in any passage: a number may be written in 
 
 _QUANTITY = rf"\d+(?:,\d{{3}})*(?:\.\d+)?(?:多|余)?(?:\s*(?:{MAGNITUDE}))?(?:多|余)?"
 # A quantity, or a range of two ("2-4个", "100米至2,800米"): a range is one answer, never two halves.
-NUMBER = re.compile(rf"[≤≥<>＜＞]?{_QUANTITY}(?:\s*(?:{UNITS}))?"
+NUMBER = re.compile(rf"[≤≥<>＜＞±]?{_QUANTITY}(?:\s*(?:{UNITS}))?"
                     rf"(?:\s*(?:至|到|~|～|－|—|-)\s*{_QUANTITY}(?:\s*(?:{UNITS}))?)?")
-# In words, a quantity needs its unit: "一千二百零六家" is one, "十一五" is not.
-_WORDS = re.compile(rf"([零〇一二两三四五六七八九十百千万亿]{{2,}})(?:多|余)?(?:{UNITS})")
+# In words, a quantity needs its unit: "一千二百零六家" and "两个" are ones, "十一五" is not; a lone
+# 一 before a unit is mostly an article ("一个虚拟人物"), so it is not.
+_WORDS = re.compile(rf"([零〇一二两三四五六七八九十百千万亿]{{2,}}|[两二三四五六七八九十])(?:多|余)?(?:{UNITS})")
+_ORDINAL_Q = re.compile(r"第几")
+# A size asked by its dimension ("有多高", "面积"): a figure in the unit of that dimension is about the
+# question even where its clause names only the dimension ("树高可达55米" under the tree's own heading).
+_DIMENSION_Q = re.compile(r"多[高长宽深远厚重快]|高度|长度|宽度|深度|距离|海拔|重量|体重|面积|速度|时速")
 
 
 def quantities(text: str, q_numbers: set[str]) -> list[re.Match]:
     """Quantities in `text`: years, parts of dates and numbers the question itself states are not answers."""
     out = []
     for m in NUMBER.finditer(text):
-        value = re.match(r"[≤≥<>＜＞]?([\d,.]+)", m.group(0)).group(1)
+        value = re.match(r"[≤≥<>＜＞±]?([\d,.]+)", m.group(0)).group(1)
         after = text[m.end():m.end() + 1]
         before = text[m.start() - 1:m.start()] if m.start() else ""
         if value in q_numbers or after in "年月日号-/:：" and after or before in "-/:：" and before:
@@ -56,8 +61,9 @@ def _inside(m: re.Match, others: list[re.Match]) -> bool:
     return any(o.start() <= m.start() < o.end() for o in others)
 
 
-def _scored(q: Asked, sentence: str, norm: str, occ) -> list[tuple[re.Match, float, float]]:
-    """(match, score bonus, support) for each quantity: its clause must hold the question's words."""
+def _scored(q: Asked, sentence: str, norm: str, occ, about: float) -> list[tuple[re.Match, float, float]]:
+    """(match, score bonus, support) for each quantity: its clause must hold the question's words, or
+    (a size in the asked dimension's unit) its sentence and headings must, `about` being their share."""
     out = []
     for m in quantities(sentence, q.numbers):
         unit_bonus = 0.0
@@ -65,10 +71,16 @@ def _scored(q: Asked, sentence: str, norm: str, occ) -> list[tuple[re.Match, flo
             unit_bonus = W.unit_match if re.search(rf"(?:{q.unit_hint})$", normalize(m.group(0))) else W.unit_mismatch
         elif not re.search(r"\D$", m.group(0)):
             unit_bonus = W.bare_number
+        if _ORDINAL_Q.search(q.text):  # 第几: an ordinal, never a count
+            unit_bonus += W.unit_match if sentence[m.start() - 1:m.start()] == "第" else W.unit_mismatch
         a, b = clause_at(norm, m.start())
         clause = coverage(norm[a:b], "", q.focus)
         prox = proximity(m.start(), occ) / q.focus_total
-        out.append((m, W.clause * clause + W.proximity * prox + unit_bonus, clause))
+        # support (is the number about the question at all?) lets a paraphrase count: 照常营业 ↔ 开门营业
+        support = coverage(norm[a:b], "", q.focus, partly=True)
+        if unit_bonus > 0 and q.unit_hint and _DIMENSION_Q.search(q.text):
+            support = max(support, about)
+        out.append((m, W.clause * clause + W.proximity * prox + unit_bonus, support))
     return out
 
 
@@ -80,12 +92,14 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
     out = []
     for s in sentences(q, p):
         filled = slots.slot(q.text, s.norm)  # "整合规范成了多少家" ↔ "…整合规范成35家"
-        for m, bonus, support in _scored(q, s.text, s.norm, s.occ):
+        for m, bonus, support in _scored(q, s.text, s.norm, s.occ, s.coverage):
             if filled and filled.start <= m.start() < filled.end:
                 bonus += W.number_in_slot * filled.strength
-            end = m.end()
+            start, end = m.start(), m.end()
+            if s.text[start - 1:start] == "第" and _ORDINAL_Q.search(q.text):
+                start -= 1  # "第3名" is the answer to 第几名, "3名" is not
             if q.unit_word and s.norm.startswith(q.unit_word, end):  # "80" + "公分" the question names
                 end += len(q.unit_word)
                 bonus += W.unit_match
-            out.append(s.candidate(m.start(), end, s.base + bonus, KIND, checks={"support": support}))
+            out.append(s.candidate(start, end, s.base + bonus, KIND, checks={"support": support}))
     return out

@@ -1,4 +1,5 @@
-"""为什么/为何/什么原因: the clause that gives the reason (因为…, 由于…, 是为了…), else its sentence."""
+"""为什么/为何/什么原因: the clause that gives the reason (因为…, 由于…, 是为了…), or what comes
+before the consequence (…，因此…), else its sentence."""
 from __future__ import annotations
 
 import re
@@ -7,10 +8,31 @@ from . import cell
 from .base import Asked, Candidate, Passage, W, sentences
 
 KIND = "reason"
-RULES = ((36, re.compile(r"为什么|为何|什么原因|原因是|何故|出于什么")),)
-# A reason's opening word, and where the reason it gives ends.
-_BECAUSE = re.compile(r"因为|由于|是为了|为了|之所以|原因是|原因在于|因而|因此|所以|以便|旨在")
+# "称为什么" / "更名为什么" ask what a thing is called (为 + 什么), not why.
+RULES = ((36, re.compile(r"(?<![称成作算改定视译分列变名现叫认换化])为什么|为何|什么原因|原因是|何故|出于什么")),)
+# Words that open a reason, and words that open a consequence (the reason stands before them).
+_BECAUSE = re.compile(r"因为|由于|是为了|为了|之所以|原因是|原因在于|以便|旨在")
+_THEREFORE = re.compile(r"因此|所以|因而|故而|以致|于是")
 _END = re.compile(r"[。；;！？!?]")
+_EDGE = "，,、：: "
+
+
+def _before(s, m: re.Match) -> Candidate | None:
+    """What stands before a consequence's opening word: the sentence's start up to it, or the sentence
+    before when the word opens the sentence ("…。因此…")."""
+    a, b = 0, m.start()
+    while b > a and s.text[b - 1] in _EDGE:
+        b -= 1
+    if b - a >= 2:
+        return s.candidate(a, b, s.base + W.reason_marker, KIND)
+    if s.k == 0:
+        return None
+    prev = s.all[s.k - 1]
+    text = s.passage.text[prev.start:prev.end].strip()
+    if len(text) < 2:
+        return None
+    return Candidate(s.passage.index, text, text, [(prev.start, prev.end)], s.coverage, s.base + W.reason_marker, {},
+                     KIND)
 
 
 def extract(q: Asked, p: Passage) -> list[Candidate]:
@@ -19,10 +41,11 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
     out = []
     for s in sentences(q, p):
         out.append(s.whole(s.base, KIND))
-        m = _BECAUSE.search(s.text)
-        if m:
+        if m := _BECAUSE.search(s.text):
             end = _END.search(s.text, m.end())
             b = end.start() if end else len(s.text)
             if b - m.end() >= 2:  # the clause that gives the reason, with its opening word
                 out.append(s.candidate(m.start(), b, s.base + W.reason_marker, KIND))
+        elif (m := _THEREFORE.search(s.text)) and (c := _before(s, m)):
+            out.append(c)
     return out

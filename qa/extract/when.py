@@ -18,9 +18,12 @@ KIND = "when"
 RULES = ((30, re.compile(r"什么时候|何时|哪一?天|哪一?年|几月|时间是|日期|什么年代|哪个世纪")),)
 FALLBACK = "sentence"
 _YEAR = r"(?:1\d|20)\d{2}年"
-_ONE = (rf"(?:{_YEAR})?\d{{1,2}}月\d{{1,2}}日|\d{{4}}-\d{{1,2}}-\d{{1,2}}|{_YEAR}\d{{1,2}}月|{_YEAR}代?|"
+_ONE = (rf"(?:{_YEAR})?\d{{1,2}}月\d{{1,2}}日|\d{{4}}-\d{{1,2}}-\d{{1,2}}|{_YEAR}\d{{1,2}}月|{_YEAR}(?:代|初|底|末)?|"
         r"\d{1,2}世纪(?:\d{2}年代)?(?:[初中末]期?)?|(?:公元前?)\d{1,4}年|"
         r"[〇零一二三四五六七八九]{4}年(?:[一二三四五六七八九十]{1,2}月(?:[一二三四五六七八九十]{1,3}日)?)?")
+# 哪一年 (and no month or day asked): the year of a fuller date is the answer ("2006年2月14日" → 2006年).
+_YEAR_ONLY = re.compile(r"哪一?年|什么年份|哪个年份|何年")
+_DAY_TOO = re.compile(r"哪一?天|几月|几号|日期|月份|哪个月")
 # A date, or a period of two ("1984年10月7日至1985年9月29日"): a period is one answer.
 DATE = re.compile(rf"(?:{_ONE})(?:\s*(?:至|到|~|～|－|—|-)\s*(?:{_ONE}))?")
 
@@ -36,7 +39,12 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
             # The date whose own clause says what is asked ("2001年9月参加工作", not "1978年2月出生").
             a, b = clause_at(s.norm, m.start())
             said = W.date_clause * coverage(s.norm[a:b], "", q.focus)
-            out.append(s.candidate(m.start(), m.end(),
+            end = m.end()
+            year = re.match(_YEAR, m.group(0))
+            if year and re.match(r"\d", m.group(0)[year.end():year.end() + 1]) and _YEAR_ONLY.search(q.text) \
+                    and not _DAY_TOO.search(q.text) and not re.search(r"至|到|~|～|－|—|-", m.group(0)):
+                end = m.start() + year.end()  # a month follows: "1990年代" stays whole
+            out.append(s.candidate(m.start(), end,
                                    s.base + said + W.date_proximity * proximity(m.start(), s.occ) / q.focus_total,
                                    "date"))
     return out

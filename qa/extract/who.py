@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ..slots import tags
 from ..textnorm import normalize
 from .base import ROLE, Asked, Candidate, Passage, W, proximity, sentences
 from .entity import slot_candidates
@@ -12,7 +13,7 @@ KIND = "who"
 RULES = ((20, re.compile(r"谁|哪位|什么人|姓名|叫什么名字")),)
 FALLBACK = "sentence"
 
-_ROLE_AFTER = re.compile(rf"({ROLE})[、，,]?([\u4e00-\u9fff]{{2,3}}?)(?=[出对在表作主任率带说指强要称、，,。：:（(\s]|$)")
+_ROLE_AFTER = re.compile(rf"({ROLE})、?([\u4e00-\u9fff]{{2,3}}?)(?=[出对在表作主任率带说指强要称、，,。：:（(\s]|$)")
 _NOT_NAME = re.compile(r"[任担由为的和是在等及与对将把被从向到了着过省市县局长重要]$|^[的和是在等及与对将把被从到作出表主率带说指强要称]")
 _BYLINE = re.compile(r"(?:□|作者[:：]\s*|记者\s*|文/\s*)([\u4e00-\u9fff]{2,3})(?=[\s，,）)]|$)")
 _ROLE_BEFORE = re.compile(rf"(?:^|(?<=[，,、。；;\s□]))([\u4e00-\u9fff]{{2,3}})(?={ROLE})")
@@ -35,6 +36,25 @@ def _names(q: Asked, sentence: str, norm: str, occ) -> list[tuple[int, str, floa
     return out
 
 
+def person_first(span: str) -> int:
+    """The length of the person's name a span opens with, when words that are not a name follow it
+    ("某某去世", "某某（英文名）"): a 谁 answer is the name, not what the sentence says next. 0 when the
+    span opens with no name or holds nothing else."""
+    at = 0
+    words = tags(span)
+    for k, (word, flag) in enumerate(words):
+        if flag.startswith("nr") or word in "·•" and k and words[k - 1][1].startswith("nr"):
+            at += len(word)
+            continue
+        break
+    else:
+        return 0
+    word, flag = words[k]
+    if word == "的":  # "某部落的…" is one phrase
+        return 0
+    return at if at and (flag[:1] in ("v", "t", "f", "m", "d", "p", "u") or word[0] in "（(") else 0
+
+
 def extract(q: Asked, p: Passage) -> list[Candidate]:
     if p.kind == "table_row":
         return []
@@ -42,12 +62,31 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
     for s in sentences(q, p):
         for pos, name, bonus in _names(q, s.text, s.norm, s.occ):
             out.append(s.candidate(pos, pos + len(name), s.base + bonus, "name", answer=name))
-        out.extend(slot_candidates(q, s, s.base + W.who_slot))
+        for c in slot_candidates(q, s, s.base + W.who_slot):
+            if n := person_first(c.answer):
+                a = c.spans[0][0]
+                c = s.candidate(a - s.start, a - s.start + n, c.score, c.extractor, checks=c.checks)
+            out.append(c)
     return out
 
 
 def select(q: Asked, found: list[Candidate]) -> list[Candidate]:
-    """A question naming a role (局长) is answered by a name beside that role when there is one;
-    one that names none ("被谁所杀") by what fills its slot as much as by a name."""
+    """A question naming a role (局长) is answered by a name beside that role when there is one; one
+    that names none ("由谁主持") by what fills its slot, or the name inside it ("副局长某某" → 某某): a
+    word beside a role elsewhere is then no answer ("…担任局长，总计…"; on the tuning set, never one)."""
     names = [c for c in found if c.extractor == "name"]
-    return found if not q.roles else names or [c for c in found if c.extractor != "name"]
+    others = [c for c in found if c.extractor != "name"]
+    if q.roles:
+        return names or others
+    inside = []
+    for n in names:
+        slot = max((o for o in others if o.extractor == "slot" and _within(n, o)), key=lambda o: o.score, default=None)
+        if slot is not None:
+            n.score = max(n.score, slot.score + W.name_in_slot)
+            inside.append(n)
+    return others + inside
+
+
+def _within(inner: Candidate, outer: Candidate) -> bool:
+    (a, b), (c, d) = inner.spans[0], outer.spans[0]
+    return inner.hit_index == outer.hit_index and c <= a and b <= d
