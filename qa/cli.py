@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from .errors import InvalidArgument, QAError
+from .errors import IndexNotFound, InvalidArgument, QAError
 from .settings import PROJECT_ROOT, Settings
 from .types import Filters
 
@@ -45,6 +45,22 @@ def _service(index: Path | None, model: str | None):
     from .service import Service  # noqa: PLC0415 - keeps `qa --help` fast
 
     return Service(_settings(index, model))
+
+
+def _queryable(index: Path | None, model: str | None):
+    """A service to ask. The shipped knowledge base — the default index over the default corpus/ —
+    is built on first use, so a newcomer's first `qa search` or `qa ask` answers; any other index
+    that does not exist stays an error saying how to build it."""
+    svc = _service(index, model)
+    s, default = svc.settings, Settings.model_fields
+    try:
+        svc.index  # noqa: B018 - loads it, or says it is missing
+    except IndexNotFound:
+        if s.index_dir != default["index_dir"].default or s.corpus_dir != default["corpus_dir"].default:
+            raise
+        typer.echo(f"首次使用：正在从 {s.corpus_dir} 构建知识库索引……", err=True)
+        svc.ingest([s.corpus_dir], progress=False)
+    return svc
 
 
 def _print_json(obj) -> None:
@@ -115,7 +131,7 @@ def search(
     """检索与问题最相关的片段（显示向量、BM25 与融合排名）。"""
     if mode not in ("hybrid", "dense", "bm25"):
         raise typer.BadParameter(f"mode 必须是 hybrid、dense 或 bm25，当前为 {mode!r}")
-    svc = _service(index, model)
+    svc = _queryable(index, model)
     hits = svc.search(query, k=k, filters=_filters(doc, region, kind, date_from, date_to), mode=mode)
     docs = svc.index.docs
     if as_json:
@@ -152,7 +168,7 @@ def ask(
     index: IndexOpt = None, model: ModelOpt = None, as_json: JsonOpt = False,
 ):
     """回答问题：给出简短答案和出处片段；知识库没有答案时如实说明。"""
-    svc = _service(index, model)
+    svc = _queryable(index, model)
     ans = svc.ask(question, history=history or [], k=k, filters=_filters(doc, region, kind, date_from, date_to))
     if as_json:
         _print_json(asdict(ans))

@@ -1,10 +1,11 @@
 """The `qa` command as a user runs it: a real process over a real index."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
-from conftest import PLAN
+from conftest import PLAN, PROJECT_ROOT
 
 
 def run_qa(*args, env_extra=None):
@@ -39,6 +40,27 @@ def test_search_without_an_index_explains_how_to_build_one(tmp_path, model_dir):
                                                  "QA_EMBED_MODEL": str(model_dir)})
     assert out.returncode == 2
     assert "qa ingest" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_newcomers_first_question_builds_the_shipped_knowledge_base(tmp_path, model_dir):
+    # A project of its own (the package, pyproject.toml and corpus/ copied), so that its default
+    # index is missing as on a fresh checkout, without touching this checkout's index/.
+    shutil.copytree(PROJECT_ROOT / "qa", tmp_path / "qa", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PROJECT_ROOT / "corpus", tmp_path / "corpus")
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env |= {"QA_EMBED_MODEL": str(model_dir), "PYTHONPATH": str(tmp_path)}
+
+    def search():
+        return subprocess.run([sys.executable, "-m", "qa.cli", "search", "2025年市场主体目标是多少", "--json"],
+                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+
+    first = search()
+    assert first.returncode == 0, first.stderr
+    assert "首次使用" in first.stderr and "650" in json.loads(first.stdout)[0]["text"]
+    assert (tmp_path / "index" / "default" / "CURRENT").exists()
+    again = search()
+    assert again.returncode == 0 and "首次使用" not in again.stderr
 
 
 def test_empty_query_is_refused_in_chinese(corpus_service):

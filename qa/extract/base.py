@@ -29,11 +29,12 @@ UNITS = ("批次/千人|批次|个工作日|個工作日|户|戶|家|件|只|个
          "(?i:km²|km|cm|mm|kg|m²)|㎡|m(?![a-zA-Z])")
 UNIT_HINT = re.compile(rf"多少\s*((?:{MAGNITUDE})?(?:{UNITS}))|几\s*((?:{MAGNITUDE})?(?:{UNITS}))")
 _PERCENT_Q = re.compile(r"比例|比重|百分之|占比|率")
-# What a question's wording says about the unit of its answer.
+# What a question's wording says about the unit of its answer. The last four ask a size by its
+# dimension (多高, 面积): `Asked.sized`.
 _UNIT_WORDS = ((re.compile(r"金额|资金|罚没|多少钱|费用|收入|融资|投资|担保"), "元"),
                (re.compile(r"多久|多长时间|几天|时间"), "天|分钟|小时|工作日|日"),
-               (re.compile(r"人数|多少人"), "人"),
-               (re.compile(r"多[高长宽深远厚]|高度|长度|宽度|深度|距离|海拔"), "米|公尺|厘米|公分|毫米|千米|公里|英尺|英里|海里"),
+               (re.compile(r"人数|多少人"), "人"))
+_SIZE_WORDS = ((re.compile(r"多[高长宽深远厚]|高度|长度|宽度|深度|距离|海拔"), "米|公尺|厘米|公分|毫米|千米|公里|英尺|英里|海里"),
                (re.compile(r"多重|重量|体重"), "克|公斤|千克|吨|磅"),
                (re.compile(r"面积|多大的?(?:地方|土地|面积)"), "亩|平方米|平方公里|公顷|平方英里"),
                (re.compile(r"多快|速度|时速"), "公里|节|米|马赫"))
@@ -116,6 +117,7 @@ class Asked:
     roles: list[str]  # 局长, 作者 …: a name must stand by one of these
     years: tuple[str, ...] = ()  # years it names (a table's column)
     unit_word: str = ""  # the word after 多少/几 ("多少公分"): a number right before it carries it
+    sized: bool = False  # it asks a size by its dimension (有多高, 面积)
 
     @property
     def focus_total(self) -> float:
@@ -131,12 +133,12 @@ def asked(question: str, idf=None, part: str | None = None) -> Asked:
     hint = UNIT_HINT.search(q)
     unit_hint = (hint.group(1) or hint.group(2)) if hint else ("%" if _PERCENT_Q.search(q) else "")
     if not unit_hint:
-        unit_hint = next((u for pattern, u in _UNIT_WORDS if pattern.search(q)), "")
+        unit_hint = next((u for pattern, u in _UNIT_WORDS + _SIZE_WORDS if pattern.search(q)), "")
     return Asked(
         text=q, ws=ws, focus=terms(re.split(r"[，,]", part or question)[-1], idf) or ws,
         numbers=set(re.findall(r"\d+(?:\.\d+)?", arabic(normalize(question)))), quoted=re.findall(r"“([^”]{2,12})”", q),
         day_asked=bool(re.search(r"哪一?天|日期|几月|几号", q)), unit_hint=unit_hint, roles=re.findall(ROLE, q),
-        years=tuple(years(question)), unit_word=_unit_word(q),
+        years=tuple(years(question)), unit_word=_unit_word(q), sized=any(p.search(q) for p, _ in _SIZE_WORDS),
     )
 
 

@@ -36,9 +36,6 @@ NUMBER = re.compile(rf"[≤≥<>＜＞±]?{_QUANTITY}(?:\s*(?:{UNITS}))?"
 # 一 before a unit is mostly an article ("一个虚拟人物"), so it is not.
 _WORDS = re.compile(rf"([零〇一二两三四五六七八九十百千万亿]{{2,}}|[两二三四五六七八九十])(?:多|余)?(?:{UNITS})")
 _ORDINAL_Q = re.compile(r"第几")
-# A size asked by its dimension ("有多高", "面积"): a figure in the unit of that dimension is about the
-# question even where its clause names only the dimension ("树高可达55米" under the tree's own heading).
-_DIMENSION_Q = re.compile(r"多[高长宽深远厚重快]|高度|长度|宽度|深度|距离|海拔|重量|体重|面积|速度|时速")
 
 
 def quantities(text: str, q_numbers: set[str]) -> list[re.Match]:
@@ -78,7 +75,9 @@ def _scored(q: Asked, sentence: str, norm: str, occ, about: float) -> list[tuple
         prox = proximity(m.start(), occ) / q.focus_total
         # support (is the number about the question at all?) lets a paraphrase count: 照常营业 ↔ 开门营业
         support = coverage(norm[a:b], "", q.focus, partly=True)
-        if unit_bonus > 0 and q.unit_hint and _DIMENSION_Q.search(q.text):
+        if unit_bonus > 0 and q.unit_hint and q.sized:
+            # a size in its dimension's unit is about the question even where its clause names only
+            # the dimension ("树高可达55米" under the tree's own heading)
             support = max(support, about)
         out.append((m, W.clause * clause + W.proximity * prox + unit_bonus, support))
     return out

@@ -20,11 +20,11 @@ _EDGE = "，,、：: "
 def _before(s, m: re.Match) -> Candidate | None:
     """What stands before a consequence's opening word: the sentence's start up to it, or the sentence
     before when the word opens the sentence ("…。因此…")."""
-    a, b = 0, m.start()
-    while b > a and s.text[b - 1] in _EDGE:
+    b = m.start()
+    while b and s.text[b - 1] in _EDGE:
         b -= 1
-    if b - a >= 2:
-        return s.candidate(a, b, s.base + W.reason_marker, KIND)
+    if b >= 2:
+        return s.candidate(0, b, s.base + W.reason_marker, KIND)
     if s.k == 0:
         return None
     prev = s.all[s.k - 1]

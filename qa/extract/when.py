@@ -25,13 +25,15 @@ _ONE = (rf"(?:{_YEAR})?\d{{1,2}}月\d{{1,2}}日|\d{{4}}-\d{{1,2}}-\d{{1,2}}|{_YE
 _YEAR_ONLY = re.compile(r"哪一?年|什么年份|哪个年份|何年")
 _DAY_TOO = re.compile(r"哪一?天|几月|几号|日期|月份|哪个月")
 # A date, or a period of two ("1984年10月7日至1985年9月29日"): a period is one answer.
-DATE = re.compile(rf"(?:{_ONE})(?:\s*(?:至|到|~|～|－|—|-)\s*(?:{_ONE}))?")
+_TO = r"至|到|~|～|－|—|-"
+DATE = re.compile(rf"(?:{_ONE})(?:\s*(?:{_TO})\s*(?:{_ONE}))?")
 
 
 def extract(q: Asked, p: Passage) -> list[Candidate]:
     if p.kind in ("table_row", "table"):
         return []  # a table's rows are chunks of their own, with their columns named
     out = []
+    year_only = bool(_YEAR_ONLY.search(q.text)) and not _DAY_TOO.search(q.text)
     for s in sentences(q, p):
         for m in DATE.finditer(s.text):
             if q.day_asked and re.fullmatch(rf"{_YEAR}代?", m.group(0)):
@@ -41,8 +43,8 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
             said = W.date_clause * coverage(s.norm[a:b], "", q.focus)
             end = m.end()
             year = re.match(_YEAR, m.group(0))
-            if year and re.match(r"\d", m.group(0)[year.end():year.end() + 1]) and _YEAR_ONLY.search(q.text) \
-                    and not _DAY_TOO.search(q.text) and not re.search(r"至|到|~|～|－|—|-", m.group(0)):
+            if year_only and year and re.match(r"\d", m.group(0)[year.end():year.end() + 1]) \
+                    and not re.search(_TO, m.group(0)):
                 end = m.start() + year.end()  # a month follows: "1990年代" stays whole
             out.append(s.candidate(m.start(), end,
                                    s.base + said + W.date_proximity * proximity(m.start(), s.occ) / q.focus_total,
