@@ -136,7 +136,7 @@ class AnswerOut(BaseModel):
         "confidence": 0.93, "citations": [], "others": [], "timings_ms": {"rewrite": 0.1, "retrieve": 30.2, "answer": 4.0},
         "extractor": "table_cell", "status": "found",
     }, {
-        "question": "学校食堂后厨对外可视化的比例有多高", "rewritten_question": "学校食堂后厨对外可视化的比例有多高",
+        "question": "营业执照办下来平均要等多久", "rewritten_question": "营业执照办下来平均要等多久",
         "found": False, "answer": "未能确定答案，以下片段最相关：", "answer_sentence": "", "confidence": 0.62,
         "citations": [], "others": [], "timings_ms": {"rewrite": 0.1, "retrieve": 28.7, "answer": 3.9},
         "extractor": "", "status": "unsure",

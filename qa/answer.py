@@ -108,16 +108,27 @@ class Choice:
 
 
 def choose(question: str, hits: list[Hit], docs: dict, params: RefusalParams = RefusalParams(),
-           idf=None, split: bool = True) -> Choice:
-    """The best grounded candidate, or a refusal with its reason. `idf(word)` weighs the question's words.
-    A question with two asks (qa/asks.py) is answered ask by ask, when every ask is found; not so a
-    follow-up completed from the last turn (`split=False`): its earlier ask is context, not asked again."""
+           idf=None, split: bool = True, closeness=None) -> Choice:
+    """The best grounded candidate, or a refusal with its reason. `idf(word)` weighs the question's words;
+    `closeness(sentence)` is a sentence's cosine to the question (`Service.closeness`), asked only of
+    an answer the word rules would refuse. A question with two asks (qa/asks.py) is answered ask by
+    ask, when every ask is found; not so a follow-up completed from the last turn (`split=False`): its
+    earlier ask is context, not asked again."""
     parts = split_asks(question) if split else [question]
     if len(parts) > 1:
-        each = [_choose(question, hits, docs, params, idf, part) for part in parts]
+        each = [_choose(question, hits, docs, params, idf, closeness, part) for part in parts]
         if all(c.found for c in each):
             return _joined(each)
-    return _choose(question, hits, docs, params, idf)
+    return _choose(question, hits, docs, params, idf, closeness)
+
+
+def _says_it_otherwise(best: Candidate, closeness, params: RefusalParams) -> bool:
+    """Whether the answering sentence itself is as close to the question as a passage must be
+    (`min_dense`): a paraphrase shares few words with its sentence ("办下来要等多久" ↔ "平均办理时限为",
+    "网上能办的比例" ↔ "全程网办率") yet means it, and a whole passage's cosine is diluted by its other
+    sentences. On the seed set the refused unanswerable and off-topic questions' sentences stay at
+    0.83–0.89 and the two paraphrases it lets through reach 0.91 (README, "Refusals")."""
+    return closeness is not None and closeness(best.sentence) >= params.min_dense
 
 
 def _joined(each: list[Choice]) -> Choice:
@@ -131,8 +142,8 @@ def _joined(each: list[Choice]) -> Choice:
     return replace(weakest, candidate=merged)
 
 
-def _choose(question: str, hits: list[Hit], docs: dict, params: RefusalParams, idf, part: str | None = None
-            ) -> Choice:
+def _choose(question: str, hits: list[Hit], docs: dict, params: RefusalParams, idf, closeness=None,
+            part: str | None = None) -> Choice:
     """`choose` for one ask: `part` (one ask of a question with several) decides the kind and where
     spans sit; the whole question's words still score the passages."""
     qtype = classify(part or question)
@@ -165,10 +176,11 @@ def _choose(question: str, hits: list[Hit], docs: dict, params: RefusalParams, i
                                                          params.min_dense), 3)
     if best.checks.get("support", 1.0) == 0.0:
         return Choice(best, False, confidence, "unsupported", feats)  # no question word near the number
-    if best.coverage < params.min_coverage:
-        return Choice(best, False, confidence, "coverage", feats)
-    if dense_max is not None and dense_max < params.min_dense and best.coverage < params.weak_coverage:
-        return Choice(best, False, confidence, "distant", feats)
+    weak = best.coverage < params.min_coverage
+    distant = dense_max is not None and dense_max < params.min_dense and best.coverage < params.weak_coverage
+    # Without a dense leg (bm25 mode) nothing is embedded, here either.
+    if (weak or distant) and not (dense_max is not None and _says_it_otherwise(best, closeness, params)):
+        return Choice(best, False, confidence, "coverage" if weak else "distant", feats)
     threshold = params.min_confidence if params.min_confidence is not None else model.threshold if model else 0.0
     if confidence < threshold:
         return Choice(best, False, confidence, "unsure", feats)  # kept: shown as the most relevant passage

@@ -541,12 +541,24 @@ class Service:
         # Answers come from the same passages whatever `k` is: what staff see is what evaluation scores.
         choice = answering.choose(rewritten, hits[: self.settings.answer_passages], index.docs, answering.RefusalParams(
             self.settings.min_coverage, self.settings.weak_coverage, self.settings.min_dense,
-            self.settings.min_confidence), idf=idf, split=rewritten == question)
+            self.settings.min_confidence), idf=idf, split=rewritten == question, closeness=self.closeness(rewritten))
         t3 = time.perf_counter()
         timings = {"rewrite": round((t1 - t0) * 1000, 1), "retrieve": round((t2 - t_resumed) * 1000, 1),
                    "answer": round((t3 - t2) * 1000, 1)}
         near = Nearness(self.settings.min_dense - self.settings.near_margin, self.settings.weak_coverage)
         yield Answered(compose(question, rewritten, hits, choice, index.docs, k, timings, idf, near), hits)
+
+    def closeness(self, question: str):
+        """`sentence -> cosine to the question` in the embedding model, for the answer stage's last
+        word on a paraphrase (`qa.answer.choose`); the question is embedded once, on first use."""
+        query: list[np.ndarray] = []
+
+        def cosine(sentence: str) -> float:
+            if not query:
+                query.append(_unit(self.embedder.encode_queries([normalize(question)])[0]))
+            return float(query[0] @ _unit(self.embedder.encode_passages([normalize(sentence)])[0]))
+
+        return cosine
 
     def idf(self, word: str) -> float:
         lex = self.index.lexical
@@ -554,6 +566,10 @@ class Service:
 
     def documents(self) -> list[DocumentInfo]:
         return list(self.index.docs.values())
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
 def _original_of(info: DocumentInfo) -> originals.Original:

@@ -25,14 +25,14 @@ _EDGE_LEFT = "是为在于由被叫称作成了的和与及、，,：: "
 _EDGE_RIGHT = "的是了则也都就才又便亦，,。；;：: "
 _PREPOSITIONS = "由被在给向对与和从把将以于跟同"
 _PLACED = "于在自至到"  # after a verb: where it happened ("发现于…")
-# Words that open the answer's clause without being the answer: a verb of place, "一名", a parenthesis
-# right after the subject ("蒙泰罗（Tiago…，1976年生）是一名葡萄牙赛车手").
-_LEAD_WORDS = re.compile(r"位于|设于|坐落于|地处|一[名个位座种家所部本条项位只]|[（(][^）)]*[）)]")
+# Words that open the answer's clause without being the answer: a verb of place, "一名", "其中", a
+# pronoun's "它的", a parenthesis right after the subject ("蒙泰罗（Tiago…，1976年生）是一名葡萄牙赛车手").
+_LEAD_WORDS = re.compile(r"位于|设于|坐落于|地处|一[名个位座种家所部本条项位只]|[（(][^）)]*[）)]|其中|[它他她]们?的")
 _BREAK = re.compile(r"[。！？!?；;]")
 # Verbs that give a thing's other name: a question's "又叫什么" is answered by the sentence's "又名…"
 # or "简称…" as well as by its own verb.
 _NAMING = r"(?:又名|又称|原名|本名|初名|曾名|旧称|原称|别名|别称|俗名|俗称|简称|全称|通称|学名|又叫|也叫|叫做|称为|称作|名为|名叫)"
-_NAMING_Q = re.compile(rf"的?(?:{_NAMING}|叫|[字号])+$")
+_NAMING_Q = re.compile(rf"的?(?:{_NAMING}|叫|(?<![\u4e00-\u9fff])[字号]|(?<=的)[字号])+之?$")  # 之: "又称之为什么"
 _NAMING_S = re.compile(rf"{_NAMING}|(?<=[，,、(（])[字号]")
 NAME_NEAR = 12  # characters: a naming verb further from the subject names something else
 _CLAUSE = re.compile(r"[，,：:；;。！？!?]")
@@ -51,8 +51,18 @@ class Slot:
 _DETERMINERS = {"哪个", "哪座", "哪家", "哪国", "哪种", "哪类", "哪部", "哪本", "哪", "什么", "哪位"}
 
 
+_ELIDED = re.compile(r"(?:是|为|叫|叫做|称为)\s*[？?]+\s*$")
+
+
+def completed(question: str) -> str:
+    """"X的主办方是？" asks "X的主办方是什么？": a question that ends on its copula has left out its 什么."""
+    if WH.search(question) or not _ELIDED.search(question):
+        return question
+    return question.rstrip("？? ") + "什么？"
+
+
 def _parts(question: str) -> tuple[str, str, str] | None:
-    q = _TAIL.sub("", _LEAD.sub("", question.strip()))
+    q = _TAIL.sub("", _LEAD.sub("", completed(question).strip()))
     m = WH.search(q)
     if not m:
         return None
@@ -127,10 +137,11 @@ def _asked(question: str) -> tuple[str, str, str, bool, bool] | None:
     # "…的官方名称是什么": the sentence may say 为 where the question says 是; the answer carries no 的
     # "哪国的哲学家" asks for the country: a head noun after 的 is what the answer modifies, not part of it
     owned = right.startswith("的")
+    said = right.startswith("是")  # "什么是X": X is what is defined, not the answer's kind
     # "总部在哪里" ↔ "总部位于…": a question that ends so asks where, whatever the sentence's verb
     left = left.rstrip("是为的了过" + ("在" if not right.strip("的是") else ""))
     right = right.lstrip("的是")
-    return left, right, "" if owned else _head_noun(wh, right), wh in ("几", "多少"), wh in ("哪位", "谁", "什么人")
+    return left, right, "" if owned or said else _head_noun(wh, right), wh in ("几", "多少"), wh in ("哪位", "谁", "什么人")
 
 
 def _other_name(question: str, sentence: str) -> Slot | None:
@@ -158,6 +169,7 @@ _PAIRS = {"“": "”", "《": "》", "「": "」", "『": "』", "（": "）", 
 _CLOSERS = {v: k for k, v in _PAIRS.items()}
 _ONE_OF = re.compile(r"的?一[个种位部座条家名只本项类]$")
 _COUNTRY = {"国家", "国"}
+_ORIGINAL = re.compile(r"[（(][A-Za-z][A-Za-z0-9 .,'&·\-]*[)）]$")
 
 
 def _halves(sentence: str, start: int, end: int) -> tuple[int, int]:
@@ -201,12 +213,65 @@ def _places_first(span: str) -> int:
     return at if 0 < at < len(span) else 0
 
 
+_CALLED = re.compile(r"(?:叫做|叫|称作|称)$")
+_IS_CALLED = re.compile(r"[则便就也又即]?(?:叫做|称为|称作|名为|是|为|叫|称)")
+
+
+def _before_its_kind(left: str, sentence: str) -> tuple[int, int, str, int] | None:
+    """"达曼新建的机场叫什么" ↔ "达曼拥有新建的法赫德国王国际机场": a question that ends on the answer's kind
+    (机场) is answered by the name the sentence puts right before that kind, after what the question
+    says before it, or right after it ("最年轻的佳丽是某某"): (start, end, kind, characters of the
+    question lined up), or None."""
+    stem = _CALLED.sub("", left)
+    words = tags(stem)  # the kind is a noun, or a noun jieba reads as a verb ("选手" in "…的选手")
+    if not words or words[-1][1][0] not in "nv" or len(kind := words[-1][0]) < MIN_RUN \
+            or re.fullmatch(_NAMING, kind) or kind in ("名字", "名称"):
+        return None
+    before = stem[:-len(kind)].rstrip("的")
+    if len(before) < MIN_RUN:
+        return None
+    at = sentence.find(kind)
+    while at >= 0:
+        l_end, n = _suffix_run(before, sentence[:at])
+        if n and not _CLAUSE.search(sentence, l_end, at):
+            if sentence[l_end:at].strip(_EDGE_LEFT) or _WORK.search(kind):
+                return l_end, at + len(kind), kind, n + len(kind)
+            if said := _IS_CALLED.match(sentence, at + len(kind)):
+                brk = _CLAUSE.search(sentence, said.end())
+                return said.end(), brk.start() if brk else len(sentence), "", n + len(kind)
+        at = sentence.find(kind, at + 1)
+    return None
+
+
+_PLACE_OF = re.compile(r"([\u4e00-\u9fff]{1,2})地点?$")  # 出生地, 原产地, 发源地: where something was done
+_WHERE = ("哪里", "哪儿", "何处", "何地", "什么地方", "哪")
+
+
+def _place_of(question: str, sentence: str) -> Slot | None:
+    """"X的出生地在哪里" ↔ "X，出生于上海市": a place noun made of a verb and 地 is answered by what
+    follows that verb and 于/在 in the sentence, to the end of its clause."""
+    parts = _parts(question)
+    if parts is None or parts[1] not in _WHERE or parts[2].strip("的是") or \
+            not (m := _PLACE_OF.search(left := parts[0].rstrip("在是为位于"))):
+        return None
+    said = re.search(rf"{re.escape(m.group(1))}[于在自]", sentence)
+    if said is None:
+        return None
+    brk = _CLAUSE.search(sentence, said.end())
+    start, end = said.end(), brk.start() if brk else len(sentence)
+    if not 0 < end - start <= MAX_SPAN:
+        return None
+    subject = left[:m.start()].rstrip("的")
+    return Slot(start, end, min(1.0, (len(m.group(1)) + (len(subject) if subject and subject in sentence else 0))
+                            / (len(left) or 1)))
+
+
 def slot(question: str, sentence: str) -> Slot | None:
     """The span of `sentence` (both already normalised alike) that fills the question's slot."""
     asked = _asked(question)
     if asked is None:
         return None
-    if (named := _other_name(question, sentence)) is not None:
+    if (named := _other_name(question, sentence) or _place_of(question, sentence)) is not None:
         return named
     left, right, head, counted, person = asked
     l_end, l_len = _suffix_run(left, sentence) if len(left) >= MIN_RUN else (-1, 0)
@@ -222,8 +287,10 @@ def slot(question: str, sentence: str) -> Slot | None:
         if n and before + n <= l_end - l_len:
             l_end, l_len, r_start, r_len = -1, 0, before, n
     if l_len == 0 and r_len == 0:
-        return None
-    if l_len and r_len and r_start - l_end > 1:
+        if right.strip() or (named := _before_its_kind(left, sentence)) is None:
+            return None
+        start, end, head, l_len = named
+    elif l_len and r_len and r_start - l_end > 1:
         start, end = l_end, r_start
         if head and sentence.startswith(head, end):  # "市场监管部门": the head noun is the answer's
             end += len(head)
@@ -234,9 +301,18 @@ def slot(question: str, sentence: str) -> Slot | None:
         start = r_start + r_len if person and head else r_start
         brk = _CLAUSE.search(sentence, start + 1)
         end = brk.start() if brk else len(sentence)
+        rest = right[len(head):].lstrip("的") if head and right.startswith(head) else ""
+        if len(rest) >= MIN_RUN and (after := _prefix_run(rest, sentence, r_start + r_len))[1] and after[0] < end:
+            end = after[0]  # "参加什么节目而走红" ↔ "参加节目《某某》而走红": up to what the question says next
     elif l_len and sentence[l_end - 1] == "”" and "“" in sentence[l_end - l_len:l_end] and \
             (lead := _clause_before(sentence, sentence.rfind("“", 0, l_end))):
         start, end = lead  # "…的“两个战略”是什么" ↔ "实施质量强省、知识产权强省“两个战略”": named before the name
+    elif l_len and not sentence[l_end:l_end + 1].strip(_EDGE_RIGHT) and not right.strip() and \
+            sentence[l_end - l_len - 1:l_end - l_len] in ("是", "为") and \
+            (lead := _clause_before(sentence, l_end - l_len - 1)):
+        start, end = lead  # "X的主街道是什么" ↔ "某公路是X的主街道。": the sentence names it first
+        if sentence[l_end - l_len - 1] == "为" and sentence.startswith("以", start):
+            start += 1  # "以A为B": A
     elif l_len:  # the answer runs from the restated part to the end of its clause
         start = l_end
         brk = _CLAUSE.search(sentence, start + 1)
@@ -253,11 +329,15 @@ def slot(question: str, sentence: str) -> Slot | None:
         if left and left[-1] in _PREPOSITIONS and (at := sentence.rfind(left[-1], start, end - 1)) >= 0:
             start = at + 1
     start, end = _halves(sentence, start, end)
+    if head and sentence.startswith(head, start) and end - start > len(head) + 1:
+        start += len(head)  # "什么游戏" ↔ "游戏某某": the name after its kind
     while start < end and sentence[start] in _EDGE_LEFT or _LEAD_WORDS.match(sentence, start, end):
         lead = _LEAD_WORDS.match(sentence, start, end)
         start = lead.end() if lead else start + 1
     while end > start and sentence[end - 1] in _EDGE_RIGHT:
         end -= 1
+    if (latin := _ORIGINAL.search(sentence, start, end)) and latin.start() - start >= MIN_RUN:
+        end = latin.start()  # "某某（Thomas Holtz）": the name, without its original spelling
     if (one := _ONE_OF.search(sentence, start, end)) and one.start() > start:
         end = one.start()  # "…坚尾龙类的一个(演化支)": what it is one of
     if head in _COUNTRY and (country := _places_first(sentence[start:end])):

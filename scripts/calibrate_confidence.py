@@ -80,7 +80,7 @@ def collect(svc: Service, items) -> list[dict]:
         question = rewrite(item.question, list(item.history))
         # As `Service.answer` does: the passages of an eval run (k = 10), cut to what answers may use.
         hits = svc.search(question, k=max(10, s.answer_passages))[: s.answer_passages]
-        choice = answering.choose(question, hits, svc.index.docs, params, idf=svc.idf)
+        choice = answering.choose(question, hits, svc.index.docs, params, idf=svc.idf, closeness=svc.closeness(question))
         cand = choice.candidate
         text = cand.answer if cand else ""
         golds = [] if item.unanswerable else list(item.answers)

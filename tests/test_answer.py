@@ -4,6 +4,7 @@ import re
 import pytest
 from conftest import PLAN, TRADITIONAL
 
+from qa import answer as answering
 from qa.answer import classify
 from qa.errors import InvalidArgument
 from qa.rewrite import rewrite
@@ -62,6 +63,31 @@ def test_a_year_the_corpus_never_mentions_is_refused(corpus_service):
 
 def test_off_topic_question_is_refused(corpus_service):
     assert not corpus_service.ask("如何申请护照").found
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("湖南学校食堂后厨对外可视化的比例有多高", "95%"),  # ↔ 学校食堂“明厨亮灶”覆盖率超过95%
+    ("贵州电梯关人以后救援人员平均多久能赶到", "9.5分钟"),  # ↔ 应急救援到达现场时均9.5分钟
+])
+def test_a_paraphrase_whose_sentence_means_the_question_is_answered(corpus_service, question, expected):
+    # Too few of the question's words are in the sentence, so the word rules alone refuse it; the
+    # sentence's own cosine to the question (the embedding model's) reaches min_dense, so it is given.
+    s = corpus_service.settings
+    hits = corpus_service.search(question, k=s.answer_passages)
+    params = answering.RefusalParams(s.min_coverage, s.weak_coverage, s.min_dense, s.min_confidence)
+    words_only = answering.choose(question, hits, corpus_service.index.docs, params, idf=corpus_service.idf)
+    assert not words_only.found and words_only.reason in ("coverage", "distant")
+    assert corpus_service.closeness(question)(words_only.candidate.sentence) >= s.min_dense
+    a = corpus_service.ask(question)
+    assert (a.found, a.answer) == (True, expected)
+    assert expected in _highlighted(a.citations[0])
+
+
+def test_closeness_is_the_cosine_of_question_and_sentence(corpus_service):
+    close = corpus_service.closeness("湖南学校食堂后厨对外可视化的比例有多高")
+    on_topic = close("学校食堂“明厨亮灶”覆盖率超过95%,同比提升8个百分点。")
+    off_topic = close("开展特种设备安全专项整治三年行动,实施电梯困人救援1.8万余次。")
+    assert -1.0 <= off_topic < on_topic <= 1.0
 
 
 def test_every_number_and_unit_of_the_answer_is_in_the_first_citation(corpus_service):

@@ -45,6 +45,8 @@ def test_a_question_is_classified_by_what_it_asks(question, kind):
     ("该协会原名叫什么？", "该协会，成立于上世纪，原名青年工商联谊会，后改为现名。", "青年工商联谊会"),
     ("这座桥的别称是什么？", "这座桥又称红桥，别称彩虹桥，横跨两岸。", "彩虹桥"),  # its own verb first
     ("这位诗人的字是什么？", "这位诗人，字子明，晚年隐居山中。", "子明"),
+    ("这种草又称之为什么？", "这种草，又名龙须草、灯心草，多生于溪边。", "龙须草、灯心草"),
+    ("这名特工的编号是？", "这名特工的编号是007，代号铁金刚。", "007"),  # 编号 is no naming verb
     # a question that ends in 在哪里 asks where, whatever the sentence's verb of place
     ("该中心的总部在哪里？", "该中心的总部位于滨江新区，成立时有职工二十人。", "滨江新区"),
     # the noun phrase after a determiner is the answer's head, all of it
@@ -56,6 +58,24 @@ def test_a_question_is_classified_by_what_it_asks(question, kind):
     ("该银行的初名是什么？", "该银行创立于1957年，初名为建设银行（，1981年前沿用），后更名。", "建设银行"),
     ("这个类群是什么动物的分支？", "这个类群是兽脚亚目坚尾龙类的一个分支。", "兽脚亚目坚尾龙类"),
     ("该车手是哪个国家的赛车手？", "该车手是一位葡萄牙F1赛车手。", "葡萄牙"),
+    # a question ending on the answer's kind: the name before that kind, or after it and a copula
+    ("该市新建的体育馆叫什么？", "该市拥有新建的滨江国际体育馆，可容纳万人。", "滨江国际体育馆"),
+    ("这位作家的第一部小说叫什么？", "1990年出版了第一部小说《河岸》，引起文坛关注。", "《河岸》"),
+    ("这次比赛中最年长的选手叫什么？", "而最年长的选手是王某，已年过六旬。", "王某"),
+    ("该寺新建的大殿称为什么？", "该寺新建的大殿则称“千佛殿”，以示区别。", "“千佛殿”"),
+    # "X是什么" said the other way round, "某某是X": the clause before the copula
+    ("该镇的主街道是什么？", "滨河路是该镇的主街道。", "滨河路"),
+    ("这项运动的目标是什么？", "比赛在水上进行，以把球送入对方球门为这项运动的目标。", "把球送入对方球门"),
+    ("该地区的最高峰是什么？", "境内多丘陵，其中青石山是该地区的最高峰。", "青石山"),  # "其中" opens, not names
+    # the name after its kind, up to what the question says next
+    ("这位演员因出演什么电视剧而走红？", "这位演员因出演电视剧《春风》而走红，此后片约不断。", "《春风》"),
+    ("主角是哪部游戏的人物？", "主角是游戏星河传说一代的人物。", "星河传说一代"),
+    # a place noun made of a verb and 地 (出生地, 原产地) ↔ that verb and 于
+    ("这位作家的出生地在哪里？", "这位作家，出生于江苏苏州，祖籍浙江。", "江苏苏州"),
+    ("这种植物的原产地在哪里？", "这种植物为豆科植物，原产于南美洲，现广泛栽培。", "南美洲"),
+    # a name's original spelling in brackets after it is not part of the answer
+    ("这家俱乐部位于什么地方？", "这家俱乐部位于海滨小镇莫克姆（Morecambe）。", "海滨小镇莫克姆"),
+    ("她获得了什么提名？", "她获得一项最佳女歌手（Best Female Singer）提名。", "最佳女歌手"),
 ])
 def test_the_slot_a_question_asks_for_is_lined_up_with_the_sentence(question, sentence, span):
     found = slot(normalize(question), normalize(sentence))
@@ -65,6 +85,7 @@ def test_the_slot_a_question_asks_for_is_lined_up_with_the_sentence(question, se
 @pytest.mark.parametrize("question,sentence", [
     ("这座公园位于什么地方？", "今年共举办各类展会三十余场。"),  # nothing of the question is restated
     ("该条例的正式名称是什么？", "该条例的正式名称。此后多次修订，内容不断完善，逐步形成了较为完整的体系框架。"),
+    ("该市新建的体育馆叫什么？", "该市新建的体育馆，可容纳万人。"),  # the kind alone is not its name
 ])
 def test_no_slot_where_the_sentence_does_not_restate_the_question(question, sentence):
     found = slot(normalize(question), normalize(sentence))
@@ -78,6 +99,7 @@ def test_no_slot_where_the_sentence_does_not_restate_the_question(question, sent
     ("共发放防护服1.4万件、医用手套11万双", ["1.4万件", "11万双"]),  # a list of quantities
     ("于2020-10-05发布", []),  # a date is not a quantity
     ("2019年完成", []),  # nor is a bare year
+    ("有效期为二十年", []),  # nor a span of years, unless the question asks how long (number.py durations)
 ])
 def test_quantities_keep_their_unit_and_ranges_stay_whole(text, quantities):
     assert [m.group(0) for m in _numbers(text, set())] == quantities
@@ -192,6 +214,10 @@ def _best(question: str, text: str) -> str:
     # method: the enumerated block after its lead-in
     ("该局如何提升抽检效率？", "该局从三方面提升抽检效率：一是统筹抽检计划；二是推行快检设备；三是公开抽检结果。全年抽检两千批次。",
      "该局从三方面提升抽检效率：一是统筹抽检计划；二是推行快检设备；三是公开抽检结果。"),
+    # method: a paragraph's run-in heading with what the paragraph then says, not the paragraph after it
+    ("该局如何帮助小微企业纾困？", "——帮助小微企业纾困。该局出台十条帮扶措施，减免检测费用三百万元。同时选派干部驻企服务。"
+     "\n\n——守住安全底线。全年开展专项检查十余次。",
+     "——帮助小微企业纾困。该局出台十条帮扶措施，减免检测费用三百万元。同时选派干部驻企服务。"),
     # yes/no: the sentence that states or denies it, as evidence
     ("个体工商户是否需要报送年度报告？", "个体工商户每年都要更新信息。个体工商户应当于每年6月30日前报送年度报告。",
      "个体工商户应当于每年6月30日前报送年度报告。"),
@@ -206,10 +232,23 @@ def _best(question: str, text: str) -> str:
     ("这一风潮是从哪一年开始的？", "这一风潮从1990年代开始，至今不衰。", "1990年代"),
     # reason: what stands before the consequence ("…，因此…") is the reason
     ("为什么这种水果被称为开心果？", "这种水果成熟时果壳自然裂开，因此被称为开心果。", "这种水果成熟时果壳自然裂开"),
+    # who: the name, not the title after it
+    ("当天谁宣布解散议会？", "当天，马克·罗斯总统宣布解散议会，提前举行大选。", "马克·罗斯"),
     # who: the name, not what the sentence says next about the person
     ("这位总理的父亲是谁？", "去年，这位总理的父亲王建国宣布退休。", "王建国"),
     # a title in 《》 answers a question about a work
     ("她在哪部电影中首次担任女主角？", "在当年上映的电影《春天的故事》中，她首次担任女主角。", "《春天的故事》"),
+    # list: the enumeration with as many items as the quoted name counts, after a lead-in naming it
+    ("该市要健全的“四大机制”包括哪些？", "健全“四大机制”。重点健全预警机制、会商机制、督办机制、考核机制，形成合力。",
+     "重点健全预警机制、会商机制、督办机制、考核机制"),
+    # when: a reign year with its year of the common era is one date
+    ("这座书院是什么时候重建的？", "这座书院毁于战火，光绪三年（1877年）重建。", "光绪三年（1877年）"),
+    # when: a time of year, for what recurs; a span of months is one answer
+    ("这种花的盛花期是什么时候？", "这种花于1890年传入本地。这种花的盛花期为夏季，花色金黄。", "夏季"),
+    ("这种鱼的产卵期是什么时候？", "该鱼于1974年首次被记录。这种鱼的产卵期在2至4月，多在浅滩。", "2至4月"),
+    # number: a span of years or months, where the question asks how long
+    ("这份协议的有效期是多长时间？", "这份协议签订于两国建交后，有效期为二十年，期满可续签两次。", "二十年"),
+    ("这类动物在地球上生存了多少年？", "这类动物分为两个族，在地球上生存了近2,400万年。", "2,400万年"),
 ])
 def test_each_kind_of_question_gets_its_own_span(question, text, answer):
     assert _best(question, text) == answer
@@ -218,6 +257,8 @@ def test_each_kind_of_question_gets_its_own_span(question, text, answer):
 @pytest.mark.parametrize("question,kind", [
     ("该地区将这种植物称为什么？", "entity"),  # 称为 + 什么: what it is called, not why
     ("合并后医院更名为什么？", "entity"),
+    ("当地人将这种草称之为什么？", "entity"),
+    ("这届赛事的主办方是？", "entity"),  # a question ending on its copula has left out its 什么
     ("为什么要开展专项整治？", "reason"),
     ("全校有几种颜色的校服？", "number"),  # a count in a unit now known (种)
 ])

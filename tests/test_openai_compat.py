@@ -19,7 +19,7 @@ from qa.settings import PROJECT_ROOT, Settings
 Q2025 = "2025年市场主体目标是多少？"
 FOLLOW_UP = "那2020年呢？"
 MARS = "火星上有多少家奶茶店？"
-UNSURE = "湖南学校食堂后厨对外可视化的比例有多高"  # the nearest passages are close, the answer is withheld
+UNSURE = "湖南2020年清掉了多少家长期不经营的空壳企业"  # the nearest passages are close, the answer is withheld
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from types import ModuleType
 
+from .. import slots
 from ..textnorm import normalize
 from ..types import Hit
 from . import (
@@ -54,7 +55,7 @@ _RULES = _validated()
 
 def classify(question: str) -> str:
     """The question's kind: the kind whose matching rule has the lowest priority."""
-    q = normalize(question)
+    q = slots.completed(normalize(question))
     return next(kind for _, pattern, kind in _RULES if pattern.search(q))
 
 

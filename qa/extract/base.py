@@ -32,7 +32,9 @@ _PERCENT_Q = re.compile(r"比例|比重|百分之|占比|率")
 # What a question's wording says about the unit of its answer. The last four ask a size by its
 # dimension (多高, 面积): `Asked.sized`.
 _UNIT_WORDS = ((re.compile(r"金额|资金|罚没|多少钱|费用|收入|融资|投资|担保"), "元"),
-               (re.compile(r"多久|多长时间|几天|时间"), "天|分钟|小时|工作日|日"),
+               (re.compile(r"几天"), "天|日"),
+               (re.compile(r"多久|多长时间|时间"), "天|分钟|小时|工作日|日|年|个月|周"),  # 年: a duration (number.py)
+               (re.compile(r"多少年|几年|多少个月|几个月"), "年|个月"),
                (re.compile(r"人数|多少人"), "人"))
 _SIZE_WORDS = ((re.compile(r"多[高长宽深远厚]|高度|长度|宽度|深度|距离|海拔"), "米|公尺|厘米|公分|毫米|千米|公里|英尺|英里|海里"),
                (re.compile(r"多重|重量|体重"), "克|公斤|千克|吨|磅"),

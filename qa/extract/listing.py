@@ -3,12 +3,25 @@ from __future__ import annotations
 
 import re
 
+from ..numerals import value
 from ..textnorm import normalize
 from .base import Asked, Candidate, Passage, W, sentences
 
 KIND = "list"
 RULES = ((40, re.compile(r"哪些|包括|包含|有哪几|哪几[个项类方面]|主要有|分别是")),)
 _ENUM = re.compile(r"[^，,。；;：:！？!?]*?[^，,。；;：:、！？!?]+(?:、[^，,。；;：:、！？!?]+){2,}")
+_COUNT = re.compile(r"^(\d+|[一二两三四五六七八九十]+)(?:大|个|项|类|条|种|化|型|重|张|新)?")
+
+
+def _counts(quoted: list[str]) -> set[int]:
+    """How many items a quoted name counts ("八大体系" → 8, "五个安全" → 5)."""
+    out = set()
+    for name in quoted:
+        m = _COUNT.match(name)
+        figure = value(m.group(1)) if m and not m.group(1).isdigit() else m.group(1) if m else None
+        if figure and figure.isdigit() and 1 < int(figure) <= 20:
+            out.add(int(figure))
+    return out
 
 
 def extract(q: Asked, p: Passage) -> list[Candidate]:
@@ -17,6 +30,7 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
     text = p.text
     if q.quoted and not all(x in normalize(text) or x in p.header for x in q.quoted):
         return []  # "“五个安全”是哪些": only a passage that speaks of “五个安全”
+    counts = _counts(q.quoted)
     out = []
     for s in sentences(q, p):
         # The sentence that names the list, or the one right after ("完善“八大体系”。着力完善…").
@@ -26,6 +40,8 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
             span = m.group(0).strip()
             a = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
             own = W.list_quoted if q.quoted and any(x in normalize(span) for x in q.quoted) else 0.0
+            if span.count("、") + 1 in counts:  # as many items as the name counts: the list it names
+                own += W.list_quoted
             out.append(s.candidate(a, a + len(span), s.base + W.list_base + own + near_quote, KIND))
         out.append(s.whole(s.base + near_quote))
     return out

@@ -36,12 +36,19 @@ NUMBER = re.compile(rf"[≤≥<>＜＞±]?{_QUANTITY}(?:\s*(?:{UNITS}))?"
 # 一 before a unit is mostly an article ("一个虚拟人物"), so it is not.
 _WORDS = re.compile(rf"([零〇一二两三四五六七八九十百千万亿]{{2,}}|[两二三四五六七八九十])(?:多|余)?(?:{UNITS})")
 _ORDINAL_Q = re.compile(r"第几")
+# A span of years or months ("二十年", "近2,400万年", "3个月"): a quantity only where the question asks
+# for one (its unit hint holds 年); anywhere else "N年" is part of a date.
+_DURATION = re.compile(rf"(?:{_QUANTITY}|[零〇一二两三四五六七八九十百千万亿]+(?:多|余)?)\s*(?:年|个多?月|周年)")
 
 
-def quantities(text: str, q_numbers: set[str]) -> list[re.Match]:
-    """Quantities in `text`: years, parts of dates and numbers the question itself states are not answers."""
-    out = []
+def quantities(text: str, q_numbers: set[str], durations: bool = False) -> list[re.Match]:
+    """Quantities in `text`: years, parts of dates and numbers the question itself states are not answers;
+    with `durations`, spans of years and months are."""
+    out = [m for m in _DURATION.finditer(text) if durations and not re.match(r"(?:1\d|20)\d{2}年", m.group(0))
+           and _number_of(m.group(0)) not in q_numbers]
     for m in NUMBER.finditer(text):
+        if _inside(m, out):
+            continue
         value = re.match(r"[≤≥<>＜＞±]?([\d,.]+)", m.group(0)).group(1)
         after = text[m.end():m.end() + 1]
         before = text[m.start() - 1:m.start()] if m.start() else ""
@@ -54,6 +61,15 @@ def quantities(text: str, q_numbers: set[str]) -> list[re.Match]:
                   and (figure := numeral_value(m.group(1))) is not None and figure not in q_numbers]
 
 
+def _number_of(text: str) -> str | None:
+    """The figure a quantity opens with, in digits ("二十年" → "20")."""
+    m = re.match(r"[\d,.]+", text)
+    if m:
+        return m.group(0)
+    figure = numeral_value(re.match(r"[零〇一二两三四五六七八九十百千万亿]+", text).group(0))
+    return None if figure is None else str(figure)
+
+
 def _inside(m: re.Match, others: list[re.Match]) -> bool:
     return any(o.start() <= m.start() < o.end() for o in others)
 
@@ -62,7 +78,7 @@ def _scored(q: Asked, sentence: str, norm: str, occ, about: float) -> list[tuple
     """(match, score bonus, support) for each quantity: its clause must hold the question's words, or
     (a size in the asked dimension's unit) its sentence and headings must, `about` being their share."""
     out = []
-    for m in quantities(sentence, q.numbers):
+    for m in quantities(sentence, q.numbers, durations="年" in q.unit_hint.split("|")):
         unit_bonus = 0.0
         if q.unit_hint:
             unit_bonus = W.unit_match if re.search(rf"(?:{q.unit_hint})$", normalize(m.group(0))) else W.unit_mismatch

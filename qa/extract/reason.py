@@ -9,7 +9,7 @@ from .base import Asked, Candidate, Passage, W, sentences
 
 KIND = "reason"
 # "称为什么" / "更名为什么" ask what a thing is called (为 + 什么), not why.
-RULES = ((36, re.compile(r"(?<![称成作算改定视译分列变名现叫认换化])为什么|为何|什么原因|原因是|何故|出于什么")),)
+RULES = ((36, re.compile(r"(?<![称成作算改定视译分列变名现叫认换化])(?<![称视名]之)为什么|为何|什么原因|原因是|何故|出于什么")),)
 # Words that open a reason, and words that open a consequence (the reason stands before them).
 _BECAUSE = re.compile(r"因为|由于|是为了|为了|之所以|原因是|原因在于|以便|旨在")
 _THEREFORE = re.compile(r"因此|所以|因而|故而|以致|于是")

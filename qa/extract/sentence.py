@@ -32,10 +32,31 @@ def block_end(s: Sentence) -> int:
     return end
 
 
+# A paragraph's run-in heading ("——助力企业复工复产。该局…", "二、优化营商环境。…"): a few words that
+# name what the paragraph then says, and no answer by themselves.
+HEADING_MAX = 16  # characters
+_RUN_IN = re.compile(r"^\s*(?:——|—|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）])")
+
+
+def heading_end(s: Sentence) -> int:
+    """Where the paragraph that sentence `s` heads ends (its next one or two sentences, within
+    BLOCK_MAX); -1 when `s` is no run-in heading."""
+    text = s.passage.text
+    first = s.text.strip()
+    if len(first) > HEADING_MAX or not _RUN_IN.match(first) or not first.endswith(("。", "！", "!")):
+        return -1
+    end = prev = -1
+    for nxt in s.all[s.k + 1:s.k + 3]:
+        if "\n" in text[max(prev, s.end):nxt.start] or nxt.end - s.start > BLOCK_MAX:
+            break  # the paragraph ends, or the answer would be a page
+        end = prev = nxt.end
+    return end
+
+
 def with_blocks(s: Sentence, score: float, extractor: str = KIND) -> list[Candidate]:
     """The sentence (named `extractor`), and the block it opens when it opens one."""
     out = [s.whole(score, extractor)]
-    if (end := block_end(s)) > s.end:
+    if (end := max(block_end(s), heading_end(s))) > s.end:
         block = s.passage.text[s.start:end]
         out.append(Candidate(s.passage.index, block.strip(), block, [(s.start, end)], s.coverage, score + W.block,
                              {}, "block"))

@@ -55,6 +55,15 @@ def person_first(span: str) -> int:
     return at if at and (flag[:1] in ("v", "t", "f", "m", "d", "p", "u") or word[0] in "（(") else 0
 
 
+# Titles that follow a name ("某某总统"): a 谁 answer is the name.
+_TITLE_AFTER = re.compile(rf"(?:{ROLE}|总统|首相|总理|国王|女王|皇帝|教练|队长|教授|博士|将军|大使)$")
+
+
+def _before_title(span: str) -> int:
+    m = _TITLE_AFTER.search(span)
+    return m.start() if m and m.start() >= 2 and not _TITLE_AFTER.search(span[:m.start()]) else 0
+
+
 def extract(q: Asked, p: Passage) -> list[Candidate]:
     if p.kind == "table_row":
         return []
@@ -63,7 +72,7 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
         for pos, name, bonus in _names(q, s.text, s.norm, s.occ):
             out.append(s.candidate(pos, pos + len(name), s.base + bonus, "name", answer=name))
         for c in slot_candidates(q, s, s.base + W.who_slot):
-            if n := person_first(c.answer):
+            if n := person_first(c.answer) or _before_title(c.answer):
                 a = c.spans[0][0]
                 c = s.candidate(a - s.start, a - s.start + n, c.score, c.extractor, checks=c.checks)
             out.append(c)
