@@ -554,9 +554,13 @@ class Service:
         query: list[np.ndarray] = []
 
         def cosine(sentence: str) -> float:
-            if not query:
-                query.append(_unit(self.embedder.encode_queries([normalize(question)])[0]))
-            return float(query[0] @ _unit(self.embedder.encode_passages([normalize(sentence)])[0]))
+            try:
+                if not query:
+                    query.append(_unit(self.embedder.encode_queries([normalize(question)])[0]))
+                return float(query[0] @ _unit(self.embedder.encode_passages([normalize(sentence)])[0]))
+            except QAError as e:  # an embedding endpoint gone since the search: refuse as the word rules say
+                log.warning("closeness not measured, the answer is judged by its words: %s", e.message)
+                return -1.0
 
         return cosine
 

@@ -22,7 +22,7 @@ _LEAD = re.compile(r"^(?:请问|那么|那)\s*")
 _TAIL = re.compile(r"[呢吗啊呀]?\s*[？?。！!]*$")
 # Words that stand between the restated part and the answer without being part of the answer.
 _EDGE_LEFT = "是为在于由被叫称作成了的和与及、，,：: "
-_EDGE_RIGHT = "的是了则也都就才又便亦，,。；;：: "
+_EDGE_RIGHT = "的是了则也都就才又便亦而，,。；;：: "
 _PREPOSITIONS = "由被在给向对与和从把将以于跟同"
 _PLACED = "于在自至到"  # after a verb: where it happened ("发现于…")
 # Words that open the answer's clause without being the answer: a verb of place, "一名", "其中", a
@@ -139,8 +139,9 @@ def _asked(question: str) -> tuple[str, str, str, bool, bool] | None:
     owned = right.startswith("的")
     said = right.startswith("是")  # "什么是X": X is what is defined, not the answer's kind
     # "总部在哪里" ↔ "总部位于…": a question that ends so asks where, whatever the sentence's verb
+    # "以什么而著称" ↔ "以…著称": a 而 the sentence may leave out
     left = left.rstrip("是为的了过" + ("在" if not right.strip("的是") else ""))
-    right = right.lstrip("的是")
+    right = right.lstrip("的是而")
     return left, right, "" if owned or said else _head_noun(wh, right), wh in ("几", "多少"), wh in ("哪位", "谁", "什么人")
 
 

@@ -173,6 +173,19 @@ def test_endpoint_down_is_a_clear_503_and_the_service_carries_on(remote_index, e
     assert API_KEY not in caplog.text and ADMIN_KEY not in caplog.text
 
 
+def test_a_sentences_closeness_without_the_endpoint_leaves_the_answer_to_its_words(remote_index, endpoint, caplog):
+    # The answer stage asks a refused answer's sentence how close it is to the question (qa/answer.py);
+    # an endpoint gone since the search must not turn that into an error: the word rules decide.
+    close = remote_index.closeness("全省市场主体发展目标")
+    assert 0.0 < close("到2025年全省市场主体数达到650万户") <= 1.0
+    endpoint.stop()
+    try:
+        assert remote_index.closeness("全省市场主体发展目标")("到2025年全省市场主体数达到650万户") == -1.0
+        assert "closeness not measured" in caplog.text
+    finally:
+        endpoint.start()
+
+
 def test_an_answer_that_is_not_embeddings_is_a_clear_error(endpoint, model_dir):
     remote = Embedder(str(model_dir), url=endpoint.url)
     endpoint.mode = "garbage"

@@ -70,6 +70,9 @@ def test_a_question_is_classified_by_what_it_asks(question, kind):
     # the name after its kind, up to what the question says next
     ("这位演员因出演什么电视剧而走红？", "这位演员因出演电视剧《春风》而走红，此后片约不断。", "《春风》"),
     ("主角是哪部游戏的人物？", "主角是游戏星河传说一代的人物。", "星河传说一代"),
+    # a 而 the sentence leaves out, or that ends the span, is not the answer's
+    ("这座溶洞以什么而著称？", "这座溶洞全长两千余米，以竖井众多著称。", "竖井众多"),
+    ("这家饭店以什么而闻名？", "这家饭店以蛇羹而闻名。", "蛇羹"),
     # a place noun made of a verb and 地 (出生地, 原产地) ↔ that verb and 于
     ("这位作家的出生地在哪里？", "这位作家，出生于江苏苏州，祖籍浙江。", "江苏苏州"),
     ("这种植物的原产地在哪里？", "这种植物为豆科植物，原产于南美洲，现广泛栽培。", "南美洲"),
@@ -246,6 +249,8 @@ def _best(question: str, text: str) -> str:
     # when: a time of year, for what recurs; a span of months is one answer
     ("这种花的盛花期是什么时候？", "这种花于1890年传入本地。这种花的盛花期为夏季，花色金黄。", "夏季"),
     ("这种鱼的产卵期是什么时候？", "该鱼于1974年首次被记录。这种鱼的产卵期在2至4月，多在浅滩。", "2至4月"),
+    # number: a population is counted in people, not in the share beside it
+    ("该区的人口数是多少？", "该区居民中75%为城镇人口，2008年人口约33,700人。", "33,700人"),
     # number: a span of years or months, where the question asks how long
     ("这份协议的有效期是多长时间？", "这份协议签订于两国建交后，有效期为二十年，期满可续签两次。", "二十年"),
     ("这类动物在地球上生存了多少年？", "这类动物分为两个族，在地球上生存了近2,400万年。", "2,400万年"),
