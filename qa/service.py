@@ -550,14 +550,15 @@ class Service:
 
     def closeness(self, question: str):
         """`sentence -> cosine to the question` in the embedding model, for the answer stage's last
-        word on a paraphrase (`qa.answer.choose`); the question is embedded once, on first use."""
+        word on a paraphrase (`qa.answer.choose`); the question is embedded once, on first use (the
+        embedder's rows are unit length, so the dot product is the cosine)."""
         query: list[np.ndarray] = []
 
         def cosine(sentence: str) -> float:
             try:
                 if not query:
-                    query.append(_unit(self.embedder.encode_queries([normalize(question)])[0]))
-                return float(query[0] @ _unit(self.embedder.encode_passages([normalize(sentence)])[0]))
+                    query.append(self.embedder.encode_queries([normalize(question)])[0])
+                return float(query[0] @ self.embedder.encode_passages([normalize(sentence)])[0])
             except QAError as e:  # an embedding endpoint gone since the search: refuse as the word rules say
                 log.warning("closeness not measured, the answer is judged by its words: %s", e.message)
                 return -1.0
@@ -570,10 +571,6 @@ class Service:
 
     def documents(self) -> list[DocumentInfo]:
         return list(self.index.docs.values())
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
 def _original_of(info: DocumentInfo) -> originals.Original:

@@ -16,10 +16,9 @@ _COUNT = re.compile(r"^(\d+|[一二两三四五六七八九十]+)(?:大|个|项|
 def _counts(quoted: list[str]) -> set[int]:
     """How many items a quoted name counts ("八大体系" → 8, "五个安全" → 5)."""
     out = set()
-    for name in quoted:
-        m = _COUNT.match(name)
-        figure = value(m.group(1)) if m and not m.group(1).isdigit() else m.group(1) if m else None
-        if figure and figure.isdigit() and 1 < int(figure) <= 20:
+    for m in filter(None, map(_COUNT.match, quoted)):
+        figure = m.group(1) if m.group(1).isdigit() else value(m.group(1))
+        if figure and 1 < int(figure) <= 20:
             out.add(int(figure))
     return out
 

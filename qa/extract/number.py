@@ -44,8 +44,8 @@ _DURATION = re.compile(rf"(?:{_QUANTITY}|[零〇一二两三四五六七八九�
 def quantities(text: str, q_numbers: set[str], durations: bool = False) -> list[re.Match]:
     """Quantities in `text`: years, parts of dates and numbers the question itself states are not answers;
     with `durations`, spans of years and months are."""
-    out = [m for m in _DURATION.finditer(text) if durations and not re.match(r"(?:1\d|20)\d{2}年", m.group(0))
-           and _number_of(m.group(0)) not in q_numbers]
+    out = [m for m in _DURATION.finditer(text) if not re.match(r"(?:1\d|20)\d{2}年", m.group(0))
+           and _number_of(m.group(0)) not in q_numbers] if durations else []
     for m in NUMBER.finditer(text):
         if _inside(m, out):
             continue
@@ -66,8 +66,7 @@ def _number_of(text: str) -> str | None:
     m = re.match(r"[\d,.]+", text)
     if m:
         return m.group(0)
-    figure = numeral_value(re.match(r"[零〇一二两三四五六七八九十百千万亿]+", text).group(0))
-    return None if figure is None else str(figure)
+    return numeral_value(re.match(r"[零〇一二两三四五六七八九十百千万亿]+", text).group(0))
 
 
 def _inside(m: re.Match, others: list[re.Match]) -> bool:
