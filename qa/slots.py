@@ -26,8 +26,9 @@ _EDGE_RIGHT = "的是了则也都就才又便亦而，,。；;：: "
 _PREPOSITIONS = "由被在给向对与和从把将以于跟同"
 _PLACED = "于在自至到"  # after a verb: where it happened ("发现于…")
 # Words that open the answer's clause without being the answer: a verb of place, "一名", "其中", a
-# pronoun's "它的", a parenthesis right after the subject ("蒙泰罗（Tiago…，1976年生）是一名葡萄牙赛车手").
-_LEAD_WORDS = re.compile(r"位于|设于|坐落于|地处|一[名个位座种家所部本条项位只]|[（(][^）)]*[）)]|其中|[它他她]们?的")
+# pronoun's "它的", the "用来" of what a thing is used for, a parenthesis right after the subject
+# ("蒙泰罗（Tiago…，1976年生）是一名葡萄牙赛车手").
+_LEAD_WORDS = re.compile(r"位于|设于|坐落于|地处|被?用[来于]|一[名个位座种家所部本条项位只]|[（(][^）)]*[）)]|其中|[它他她]们?的")
 _BREAK = re.compile(r"[。！？!?；;]")
 # Verbs that give a thing's other name: a question's "又叫什么" is answered by the sentence's "又名…"
 # or "简称…" as well as by its own verb.
@@ -121,11 +122,30 @@ def _prefix_run(right: str, sentence: str, after: int) -> tuple[int, int]:
     return -1, 0
 
 
+def _last_clause(sentence: str, start: int, end: int) -> int:
+    """Where the last clause of sentence[start:end] starts, a comma inside brackets not counting; 0 when
+    it is one clause."""
+    depth, last = 0, 0
+    for k in range(start, end):
+        ch = sentence[k]
+        depth += (ch in _OPEN) - (ch in _SHUT)
+        if depth <= 0 and _CLAUSE.match(ch):
+            depth, last = 0, k + 1
+    return last
+
+
+_OPEN, _SHUT = "（(《「『“", "）)》」』”"
+
+
 def _clause_before(sentence: str, at: int) -> tuple[int, int] | None:
     """The clause of `sentence` that ends at `at`, when there is one."""
     starts = [m.end() for m in _CLAUSE.finditer(sentence, 0, at)]
     start = starts[-1] if starts else 0
     return (start, at) if at - start >= MIN_RUN else None
+
+
+_DID = re.compile(r"(?:是|都)?(?:用来|用于|拿来|被用来|被用于)?(?:做|干|作)$")
+_DEEDS = {"", "事", "事情", "工作"}  # "做了什么事情": a deed, not a thing the sentence names
 
 
 @lru_cache(maxsize=1024)  # worked out once per question, then lined up with every sentence
@@ -142,6 +162,9 @@ def _asked(question: str) -> tuple[str, str, str, bool, bool] | None:
     # "以什么而著称" ↔ "以…著称": a 而 the sentence may leave out
     left = left.rstrip("是为的了过" + ("在" if not right.strip("的是") else ""))
     right = right.lstrip("的是而")
+    if (did := _DID.search(left)) and did.start() >= MIN_RUN and right in _DEEDS:
+        # "博物馆是用来做什么的" ↔ "博物馆，展示…": 做 stands for the verb phrase that answers it
+        left, right = left[:did.start()], ""
     return left, right, "" if owned or said else _head_noun(wh, right), wh in ("几", "多少"), wh in ("哪位", "谁", "什么人")
 
 
@@ -267,14 +290,119 @@ def _place_of(question: str, sentence: str) -> Slot | None:
                             / (len(left) or 1)))
 
 
+def _torn(sentence: str, start: int, end: int) -> bool:
+    """A one-character span torn out of a word ("收藏家" → 家) is no answer."""
+    if end - start != 1:
+        return False
+    at = 0
+    for word, _ in tags(sentence):
+        if at <= start < at + len(word):
+            return len(word) > 1
+        at += len(word)
+    return False
+
+
+def _restated(question: str, sentence: str, start: int, end: int, head: str) -> tuple[int, int] | None:
+    """The span without what the question itself says at its edges: before a word that ties it to
+    the answer ("2000年于香港" for "2000年在哪儿开设" → 香港; "1997年主演电视剧《某剧》" → 《某剧》), or after
+    the answer's 的 or 而 ("某某的禁烟运动" for "配合谁开展禁烟运动" → 某某). Words the question shares
+    with a name are the name's ("知识产权仲裁院" for "什么知识产权机构"), so nothing else is cut. None when
+    the question says all of the span (and it is no work's title)."""
+    if end - start >= MIN_RUN and sentence[start:end] in question and not _WORK.search(head):
+        return None
+    words = [w for w, _ in tags(sentence[start:end])]
+    i, j = 0, len(words)
+    while True:
+        lead = next((k for k in range(j - 1, i, -1) if words[k] in _TIES and
+                     len(run := "".join(words[i:k])) >= MIN_RUN and run in question), 0)
+        tail = next((k for k in range(i + 2, j) if words[k - 1] == "的" or words[k] == "而"
+                     if len(run := "".join(words[k:j])) >= MIN_RUN and run.lstrip("而") in question), 0)
+        if not lead and not tail:
+            break
+        # the tie goes with the question's words, a title's opening 《 stays with the answer
+        i, j = lead + (words[lead] not in _OPENERS) if lead else i, tail or j
+    return start + sum(map(len, words[:i])), end - sum(map(len, words[j:]))
+
+
+_OPENERS = {"《", "「", "“", "『"}
+_TIES = {"于", "以", "在", "由", "从"} | _OPENERS
+
+
+# "担任什么职务", "任何职", "居何职": an office held, which a sentence gives after its verb of office.
+_OFFICE_Q = re.compile(r"(?:担任|出任|升任|调任|改任|转任|兼任|任|官居|位居|居|当)[了过]?(?:什么|何|哪个|哪些)"
+                       r"(?:职务|职位|官职|官位|职|官)")
+_OFFICE_S = re.compile(r"任职于|就职于|供职于|(?:担任|出任|升任|调任|改任|转任|兼任|连任|署理|接任|就任|历任|官至|升为|"
+                       r"(?<![主责信现前首历继兼连担出升调改转接就卸])任(?![务何命意性期内教职免用]))[了过]?")
+_OFFICE_END = re.compile(r"(?:一职|等职|职务|之职)$")
+
+
+def _office(question: str, sentence: str) -> Slot | None:
+    """"1998年至2000年，某某担任什么职务" ↔ "1998年至2000年任某市委书记": the office after the sentence's
+    verb of office, to the end of its clause ("署理两广总督一职" → 两广总督)."""
+    asked = _OFFICE_Q.search(question)
+    said = next((m for m in _OFFICE_S.finditer(sentence) if sentence[m.start():m.end() + MIN_RUN] not in question), None)
+    if asked is None or said is None:  # an office the question itself names ("在某某担任市长时期") is not asked
+        return None
+    brk = _CLAUSE.search(sentence, said.end())
+    start, end = said.end(), brk.start() if brk else len(sentence)
+    if (tail := _OFFICE_END.search(sentence, start, end)) and tail.start() > start:
+        end = tail.start()
+    if not MIN_RUN <= end - start <= MAX_SPAN:
+        return None
+    before = question[:asked.start()]
+    shared = sum(1 for ch in set(before) if ch in sentence[:start])  # how much of the asked context it shares
+    return Slot(start, end, min(1.0, (shared + len(said.group(0))) / (len(set(before)) + 2 or 1)))
+
+
+# "X的创办者/主办方/制作人是谁": who did the verb the noun is made of.
+_AGENT_Q = re.compile(r"([\u4e00-\u9fff]{2})(?:者|方|人|商)$")
+_AGENT_BY = re.compile(r"由([^，,。；;由]{2,30}?)(?:所|负责|共同|联合|一手)?$")
+
+
+def _agent(question: str, sentence: str) -> Slot | None:
+    """"X的主办方是谁" ↔ "X由某协会主办" or "某协会主办X" or "主办者为某协会": who does the verb the
+    asked noun is made of (主办方 → 主办): after 由, before the verb in its clause, or after "V者/V方 是"."""
+    parts = _parts(question)
+    if parts is None or parts[1] not in ("谁", "什么", "哪个", "哪位", "哪家", "什么人") or parts[2].strip("的是") or \
+            not (m := _AGENT_Q.search(parts[0].rstrip("是为"))) or (verb := m.group(1)) in ("主人", "负责"):
+        return None
+    for at in (k.start() for k in re.finditer(re.escape(verb), sentence)):
+        by = None
+        named = re.match(rf"{re.escape(verb)}(?:者|方|人|商)(?:是|为)", sentence[at:])
+        if named:  # "主办者为某协会"
+            brk = _CLAUSE.search(sentence, at + named.end())
+            start, end = at + named.end(), brk.start() if brk else len(sentence)
+        else:
+            clause = _clause_before(sentence, at)
+            if clause is None:
+                continue
+            start, end = clause
+            if by := _AGENT_BY.search(sentence, start, end):  # "由某协会（所）主办"
+                start, end = by.start(1), by.end(1)
+        start, end = _halves(sentence, start, end)
+        subject = parts[0][:m.start()].rstrip("的")
+        shared = _suffix_run(subject, sentence)[1] if len(subject) >= MIN_RUN else 0
+        if not (named or by or shared):
+            continue  # a bare "某某主办" in a sentence that does not name X may be of anything
+        if MIN_RUN <= end - start <= MAX_SPAN and sentence[start:end] not in question:
+            return Slot(start, end, min(1.0, (len(verb) + shared) / (len(parts[0]) or 1)))
+    return None
+
+
 def slot(question: str, sentence: str) -> Slot | None:
     """The span of `sentence` (both already normalised alike) that fills the question's slot."""
     asked = _asked(question)
     if asked is None:
         return None
-    if (named := _other_name(question, sentence) or _place_of(question, sentence)) is not None:
+    if (named := _other_name(question, sentence) or _place_of(question, sentence) or _office(question, sentence)) \
+            is not None:
         return named
-    left, right, head, counted, person = asked
+    return _lined_up(question, sentence, *asked) or _agent(question, sentence)
+
+
+def _lined_up(question: str, sentence: str, left: str, right: str, head: str, counted: bool, person: bool) \
+        -> Slot | None:
+    """The span between where the question's words before and after its asking word are found."""
     l_end, l_len = _suffix_run(left, sentence) if len(left) >= MIN_RUN else (-1, 0)
     r_start, r_len = _prefix_run(right, sentence, max(l_end, 0)) if len(right) >= MIN_RUN else (-1, 0)
     if head and len(right) - len(head) >= MIN_RUN:
@@ -293,6 +421,8 @@ def slot(question: str, sentence: str) -> Slot | None:
         start, end, head, l_len = named
     elif l_len and r_len and r_start - l_end > 1:
         start, end = l_end, r_start
+        if (last := _last_clause(sentence, start, end)) and end - last >= MIN_RUN:
+            start = last  # "X早年就读某书院，及后于某大学毕业": the clause that meets the question's next words
         if head and sentence.startswith(head, end):  # "市场监管部门": the head noun is the answer's
             end += len(head)
         elif counted and r_len <= 4:  # "实现了几证合一" ↔ "实现二十六证合一": the count and what it counts
@@ -330,6 +460,9 @@ def slot(question: str, sentence: str) -> Slot | None:
         if left and left[-1] in _PREPOSITIONS and (at := sentence.rfind(left[-1], start, end - 1)) >= 0:
             start = at + 1
     start, end = _halves(sentence, start, end)
+    if (kept := _restated(question, sentence, start, end, head)) is None:
+        return None
+    start, end = kept
     if head and sentence.startswith(head, start) and end - start > len(head) + 1:
         start += len(head)  # "什么游戏" ↔ "游戏某某": the name after its kind
     while start < end and sentence[start] in _EDGE_LEFT or _LEAD_WORDS.match(sentence, start, end):
@@ -343,9 +476,11 @@ def slot(question: str, sentence: str) -> Slot | None:
         end = one.start()  # "…坚尾龙类的一个(演化支)": what it is one of
     if head in _COUNTRY and (country := _places_first(sentence[start:end])):
         end = start + country  # "哪个国家的赛车手" ↔ "一位葡萄牙F1赛车手" → 葡萄牙
+    elif head and len(head) >= MIN_RUN and (at := sentence.find(head, start + 1, end)) > 0 and at + len(head) < end:
+        end = at + len(head)  # "哪个大学的学生" ↔ "某某大学物理系的学生" → 某某大学: it ends with its kind
     strength = min(1.0, (l_len + r_len) / (len(left) + len(right) or 1))
     if _WORK.search(head) and (title := _nearest_title(sentence, start, end)):
         return Slot(*title, strength)  # "在哪部电影中" ↔ "在…上映的电影《某片》中": the work's title
-    if end <= start or end - start > MAX_SPAN or _BREAK.search(sentence, start, end):
+    if end <= start or end - start > MAX_SPAN or _BREAK.search(sentence, start, end) or _torn(sentence, start, end):
         return None
     return Slot(start, end, strength)

@@ -79,6 +79,28 @@ def test_a_question_is_classified_by_what_it_asks(question, kind):
     # a name's original spelling in brackets after it is not part of the answer
     ("这家俱乐部位于什么地方？", "这家俱乐部位于海滨小镇莫克姆（Morecambe）。", "海滨小镇莫克姆"),
     ("她获得了什么提名？", "她获得一项最佳女歌手（Best Female Singer）提名。", "最佳女歌手"),
+    # what the question itself says at the span's edges is not the answer's
+    ("这家小店2010年在哪里开设？", "这家小店是一所在2010年于深圳开设的小店。", "深圳"),
+    ("这位歌手因参加什么综艺节目而走红？", "这位歌手参加综艺节目《快乐大本营》而走红，此后片约不断。", "《快乐大本营》"),
+    ("他配合谁开展禁烟运动？", "他在任内积极配合总督林某和邓某的禁烟运动。", "总督林某和邓某"),
+    ("按与发展商的协议，项目将由什么形式出售？", "按协议，项目将由发展商以私人单位形式出售。", "私人单位形式"),
+    ("该局成立了什么知识产权机构？", "该局率先成立知识产权仲裁院，受理纠纷。", "知识产权仲裁院"),  # a name's own words stay
+    # 做 stands for the deed that answers it
+    ("园里的博物馆是用来做什么的？", "园里有一座小型的博物馆，展示本地的老式农具。", "展示本地的老式农具"),
+    ("这种药在研究中常被用来做什么？", "这种药在研究中常被用来抑制细胞的蛋白质合成。", "抑制细胞的蛋白质合成"),
+    # an office held: after the sentence's verb of office, not one the question names
+    ("2001年5月至2003年2月，他担任什么职务？", "2001年5月至2003年2月任某县县长。", "某县县长"),
+    ("前任被撤职后，她担任过什么职位？", "前任被撤职后，她曾短暂署理两江总督一职。", "两江总督"),
+    ("在某某担任市长时期，他担任什么职务？", "在某某担任市长时期，他任市政府政风处处长。", "市政府政风处处长"),
+    # between the question's words, the clause that meets its next words; a comma in brackets splits nothing
+    ("李某是谁的部将？", "李某，字子明，东郡人，名将张某的部将。", "名将张某"),
+    ("王某是哪个国家的歌手？", "王某（英文名：Mary，1980年生）是一位新加坡歌手。", "新加坡"),
+    # the thing of the asked kind ends where its kind is named ("某某大学物理系" → 某某大学)
+    ("张某是哪个大学的学生？", "张某是滨海大学物理系的学生。", "滨海大学"),
+    # who does the verb an asked 者/方 noun is made of
+    ("这座车站的经营方是谁？", "这座车站位于市区北部，由城北铁道公司所经营。", "城北铁道公司"),
+    ("这项赛事的主办方是？", "这项赛事每年举行，由全国羽毛球协会主办。", "全国羽毛球协会"),
+    ("这个奖项的赞助方是谁？", "这个奖项每年颁发，赞助方为某汽车公司。", "某汽车公司"),
 ])
 def test_the_slot_a_question_asks_for_is_lined_up_with_the_sentence(question, sentence, span):
     found = slot(normalize(question), normalize(sentence))
@@ -89,6 +111,9 @@ def test_the_slot_a_question_asks_for_is_lined_up_with_the_sentence(question, se
     ("这座公园位于什么地方？", "今年共举办各类展会三十余场。"),  # nothing of the question is restated
     ("该条例的正式名称是什么？", "该条例的正式名称。此后多次修订，内容不断完善，逐步形成了较为完整的体系框架。"),
     ("该市新建的体育馆叫什么？", "该市新建的体育馆，可容纳万人。"),  # the kind alone is not its name
+    ("骑车者树立了什么先例？", "一些骑车者已树立了先例，借由彩绘派对在公园内骑车。"),  # all of it the question's
+    ("这座车站的经营方是谁？", "某公司经营多条线路。"),  # a "某某经营" where the sentence does not name it
+    ("他收藏了什么名画？", "他是著名收藏家，藏有宋人山水画多幅。"),  # one character torn out of a word (收藏家)
 ])
 def test_no_slot_where_the_sentence_does_not_restate_the_question(question, sentence):
     found = slot(normalize(question), normalize(sentence))
@@ -203,7 +228,7 @@ def _best(question: str, text: str) -> str:
     # number: figures in words, the unit the question names, the unit a 多高 question implies
     ("全市有多少家药店坚持营业？", "疫情期间，全市有一千二百零六家药店坚持营业。", "一千二百零六家"),
     ("这种树的叶片约长多少公分？", "这种树的叶片约长12公分，宽约5公分。", "12公分"),
-    ("这座塔有多高？", "塔身共13层，高约96米，是当地地标。", "96米"),
+    ("这座塔有多高？", "塔身共13层，高约96米，是当地地标。", "约96米"),
     # when: a period is one answer; centuries and dates in words are dates
     ("这部动画是何时播出的？", "这部动画于2001年4月2日至2002年3月25日在电视台播出。", "2001年4月2日至2002年3月25日"),
     ("这座石桥建于什么年代？", "这座石桥建于18世纪末，至今保存完好。", "18世纪末"),
@@ -250,10 +275,17 @@ def _best(question: str, text: str) -> str:
     ("这种花的盛花期是什么时候？", "这种花于1890年传入本地。这种花的盛花期为夏季，花色金黄。", "夏季"),
     ("这种鱼的产卵期是什么时候？", "该鱼于1974年首次被记录。这种鱼的产卵期在2至4月，多在浅滩。", "2至4月"),
     # number: a population is counted in people, not in the share beside it
-    ("该区的人口数是多少？", "该区居民中75%为城镇人口，2008年人口约33,700人。", "33,700人"),
+    ("该区的人口数是多少？", "该区居民中75%为城镇人口，2008年人口约33,700人。", "约33,700人"),
     # number: a span of years or months, where the question asks how long
     ("这份协议的有效期是多长时间？", "这份协议签订于两国建交后，有效期为二十年，期满可续签两次。", "二十年"),
-    ("这类动物在地球上生存了多少年？", "这类动物分为两个族，在地球上生存了近2,400万年。", "2,400万年"),
+    ("这类动物在地球上生存了多少年？", "这类动物分为两个族，在地球上生存了近2,400万年。", "近2,400万年"),
+    # number and date: a figure given as approximate or as a bound is answered so
+    ("核心保护区有多大？", "景区核心保护区约22平方公里，包括三座天生桥。", "约22平方公里"),
+    ("这种风潮什么时候开始影响该区？", "1990年代以来，这种风潮开始影响该区。", "1990年代以来"),
+    # who: the name after a calling, not the calling
+    ("这座教堂是由谁设计的？", "这座教堂由意大利建筑师博罗米尼设计，1646年完工。", "博罗米尼"),
+    # reason: "因X而Y" gives X
+    ("这支军队的战力为什么受到重大打击？", "这支军队的战力因主将的战死而受到重大打击。", "因主将的战死"),
 ])
 def test_each_kind_of_question_gets_its_own_span(question, text, answer):
     assert _best(question, text) == answer

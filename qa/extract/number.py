@@ -69,6 +69,9 @@ def _number_of(text: str) -> str | None:
     return numeral_value(re.match(r"[零〇一二两三四五六七八九十百千万亿]+", text).group(0))
 
 
+_APPROX = re.compile(r"(?:大约|约|近|将近|超过|逾|多达|不足|不到)$")
+
+
 def _inside(m: re.Match, others: list[re.Match]) -> bool:
     return any(o.start() <= m.start() < o.end() for o in others)
 
@@ -112,6 +115,8 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
             start, end = m.start(), m.end()
             if s.text[start - 1:start] == "第" and _ORDINAL_Q.search(q.text):
                 start -= 1  # "第3名" is the answer to 第几名, "3名" is not
+            if about := _APPROX.search(s.text, 0, start):
+                start = about.start()  # "约22平方公里": a figure given as approximate is answered so
             if q.unit_word and s.norm.startswith(q.unit_word, end):  # "80" + "公分" the question names
                 end += len(q.unit_word)
                 bonus += W.unit_match

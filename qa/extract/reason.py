@@ -13,6 +13,8 @@ RULES = ((36, re.compile(r"(?<![称成作算改定视译分列变名现叫认换
 # Words that open a reason, and words that open a consequence (the reason stands before them).
 _BECAUSE = re.compile(r"因为|由于|是为了|为了|之所以|原因是|原因在于|以便|旨在")
 _THEREFORE = re.compile(r"因此|所以|因而|故而|以致|于是")
+# "因X而Y": a single 因 opens a reason only when a 而 closes it.
+_BECAUSE_THEN = re.compile(r"(?<![原基诱起])因(?![此为而素])([^，,。；;]{2,40}?)而")
 _END = re.compile(r"[。；;！？!?]")
 _EDGE = "，,、：: "
 
@@ -41,11 +43,22 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
     out = []
     for s in sentences(q, p):
         out.append(s.whole(s.base, KIND))
-        if m := _BECAUSE.search(s.text):
-            end = _END.search(s.text, m.end())
-            b = end.start() if end else len(s.text)
-            if b - m.end() >= 2:  # the clause that gives the reason, with its opening word
-                out.append(s.candidate(m.start(), b, s.base + W.reason_marker, KIND))
+        if reason := _reason(s.text):
+            a, b = reason
+            out.append(s.candidate(a, b, s.base + W.reason_marker, KIND))
         elif (m := _THEREFORE.search(s.text)) and (c := _before(s, m)):
             out.append(c)
     return out
+
+
+def _reason(text: str) -> tuple[int, int] | None:
+    """(start, end) of the clause that gives a reason, with its opening word: to the end of the
+    sentence after 因为/由于…, up to the 而 after a single 因 ("因X而Y"); None when there is none."""
+    if m := _BECAUSE.search(text):
+        end = _END.search(text, m.end())
+        a, opened, b = m.start(), m.end(), end.start() if end else len(text)
+    elif m := _BECAUSE_THEN.search(text):
+        a, opened, b = m.start(), m.start() + 1, m.end(1)
+    else:
+        return None
+    return (a, b) if b - opened >= 2 else None

@@ -33,6 +33,10 @@ _TO = r"至|到|~|～|－|—|-"
 DATE = re.compile(rf"(?:{_ONE})(?:\s*(?:{_TO})\s*(?:{_ONE}))?")
 
 
+_EDGE = re.compile(r"以来|以后|以前|之后|之前|前后|左右")
+_ABOUT = re.compile(r"(?:大约|约)$")
+
+
 def extract(q: Asked, p: Passage) -> list[Candidate]:
     if p.kind in ("table_row", "table"):
         return []  # a table's rows are chunks of their own, with their columns named
@@ -50,7 +54,10 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
             if year_only and year and re.match(r"\d", m.group(0)[year.end():year.end() + 1]) \
                     and not re.search(_TO, m.group(0)):
                 end = m.start() + year.end()  # a month follows: "1990年代" stays whole
-            out.append(s.candidate(m.start(), end,
+            if edge := _EDGE.match(s.text, end):
+                end = edge.end()  # "1990年代以来", "1227年前后": a date given as a bound is answered so
+            start = about.start() if (about := _ABOUT.search(s.text, 0, m.start())) else m.start()
+            out.append(s.candidate(start, end,
                                    s.base + said + W.date_proximity * proximity(m.start(), s.occ) / q.focus_total,
                                    "date"))
     return out

@@ -64,6 +64,21 @@ def _before_title(span: str) -> int:
     return m.start() if m and m.start() >= 2 and not _TITLE_AFTER.search(span[:m.start()]) else 0
 
 
+# A calling before a name ("英国物理学家某某", "演员某某"): a 谁 answer is the name after it.
+_CALLING = re.compile(rf"(?:{ROLE}|总统|首相|总理|国王|女王|皇帝|教练|队长|教授|博士|将军|大使|[学作画专演歌球诗导编]家|"
+                      r"音乐家|科学家|哲学家|政治家|思想家|军事家|艺术家|企业家|演员|歌手|导演|编剧|运动员|球员|诗人|学者|"
+                      r"律师|医生|工程师|设计师|建筑师|主持人|商人)(?=[^的，,、。（(]{2,12}$)")
+
+
+def _after_calling(span: str) -> int:
+    """Where the name after a calling starts in `span` ("英国物理学家某某" → 6), or 0."""
+    callings = list(_CALLING.finditer(span))
+    if not callings or (m := callings[-1]).end() >= len(span) - 1:
+        return 0
+    name = tags(span[m.end():])
+    return m.end() if name and (name[0][1].startswith("nr") or "·" in span[m.end():]) else 0
+
+
 def extract(q: Asked, p: Passage) -> list[Candidate]:
     if p.kind == "table_row":
         return []
@@ -72,9 +87,11 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
         for pos, name, bonus in _names(q, s.text, s.norm, s.occ):
             out.append(s.candidate(pos, pos + len(name), s.base + bonus, "name", answer=name))
         for c in slot_candidates(q, s, s.base + W.who_slot):
+            a = c.spans[0][0]
             if n := person_first(c.answer) or _before_title(c.answer):
-                a = c.spans[0][0]
                 c = s.candidate(a - s.start, a - s.start + n, c.score, c.extractor, checks=c.checks)
+            elif n := _after_calling(c.answer):
+                c = s.candidate(a - s.start + n, a - s.start + len(c.answer), c.score, c.extractor, checks=c.checks)
             out.append(c)
     return out
 
