@@ -66,7 +66,7 @@ def test_off_topic_question_is_refused(corpus_service):
 
 
 @pytest.mark.parametrize("question,expected", [
-    ("湖南学校食堂后厨对外可视化的比例有多高", "95%"),  # ↔ 学校食堂“明厨亮灶”覆盖率超过95%
+    ("湖南学校食堂后厨对外可视化的比例有多高", "超过95%"),  # ↔ 学校食堂“明厨亮灶”覆盖率超过95%
     ("贵州电梯关人以后救援人员平均多久能赶到", "9.5分钟"),  # ↔ 应急救援到达现场时均9.5分钟
 ])
 def test_a_paraphrase_whose_sentence_means_the_question_is_answered(corpus_service, question, expected):
