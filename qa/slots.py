@@ -122,19 +122,22 @@ def _prefix_run(right: str, sentence: str, after: int) -> tuple[int, int]:
     return -1, 0
 
 
+def _clause_end(sentence: str, at: int) -> int:
+    """Where the clause running on from `at` ends (the sentence's end when nothing breaks it)."""
+    brk = _CLAUSE.search(sentence, at)
+    return brk.start() if brk else len(sentence)
+
+
 def _last_clause(sentence: str, start: int, end: int) -> int:
     """Where the last clause of sentence[start:end] starts, a comma inside brackets not counting; 0 when
     it is one clause."""
     depth, last = 0, 0
     for k in range(start, end):
         ch = sentence[k]
-        depth += (ch in _OPEN) - (ch in _SHUT)
+        depth += (ch in _PAIRS) - (ch in _CLOSERS)
         if depth <= 0 and _CLAUSE.match(ch):
             depth, last = 0, k + 1
     return last
-
-
-_OPEN, _SHUT = "（(《「『“", "）)》」』”"
 
 
 def _clause_before(sentence: str, at: int) -> tuple[int, int] | None:
@@ -182,8 +185,7 @@ def _other_name(question: str, sentence: str) -> Slot | None:
     said = own.search(sentence, at) or _NAMING_S.search(sentence, at)  # the question's own verb first
     if said is None or said.start() - at > NAME_NEAR:
         return None
-    brk = _CLAUSE.search(sentence, said.end())
-    start, end = _halves(sentence, said.end(), brk.start() if brk else len(sentence))
+    start, end = _halves(sentence, said.end(), _clause_end(sentence, said.end()))
     if not 0 < end - start <= MAX_SPAN or _BREAK.search(sentence, start, end):
         return None
     return Slot(start, end, min(1.0, (n + len(verb.group(0))) / (len(parts[0]) or 1)))
@@ -261,8 +263,7 @@ def _before_its_kind(left: str, sentence: str) -> tuple[int, int, str, int] | No
             if sentence[l_end:at].strip(_EDGE_LEFT) or _WORK.search(kind):
                 return l_end, at + len(kind), kind, n + len(kind)
             if said := _IS_CALLED.match(sentence, at + len(kind)):
-                brk = _CLAUSE.search(sentence, said.end())
-                return said.end(), brk.start() if brk else len(sentence), "", n + len(kind)
+                return said.end(), _clause_end(sentence, said.end()), "", n + len(kind)
         at = sentence.find(kind, at + 1)
     return None
 
@@ -281,8 +282,7 @@ def _place_of(question: str, sentence: str) -> Slot | None:
     said = re.search(rf"{re.escape(m.group(1))}[于在自]", sentence)
     if said is None:
         return None
-    brk = _CLAUSE.search(sentence, said.end())
-    start, end = said.end(), brk.start() if brk else len(sentence)
+    start, end = said.end(), _clause_end(sentence, said.end())
     if not 0 < end - start <= MAX_SPAN:
         return None
     subject = left[:m.start()].rstrip("的")
@@ -324,7 +324,7 @@ def _restated(question: str, sentence: str, start: int, end: int, head: str) -> 
     return start + sum(map(len, words[:i])), end - sum(map(len, words[j:]))
 
 
-_OPENERS = {"《", "「", "“", "『"}
+_OPENERS = set(_PAIRS) - {"（", "("}  # a title's or a quotation's opening mark
 _TIES = {"于", "以", "在", "由", "从"} | _OPENERS
 
 
@@ -339,12 +339,12 @@ _OFFICE_END = re.compile(r"(?:一职|等职|职务|之职)$")
 def _office(question: str, sentence: str) -> Slot | None:
     """"1998年至2000年，某某担任什么职务" ↔ "1998年至2000年任某市委书记": the office after the sentence's
     verb of office, to the end of its clause ("署理两广总督一职" → 两广总督)."""
-    asked = _OFFICE_Q.search(question)
-    said = next((m for m in _OFFICE_S.finditer(sentence) if sentence[m.start():m.end() + MIN_RUN] not in question), None)
-    if asked is None or said is None:  # an office the question itself names ("在某某担任市长时期") is not asked
+    if (asked := _OFFICE_Q.search(question)) is None:
         return None
-    brk = _CLAUSE.search(sentence, said.end())
-    start, end = said.end(), brk.start() if brk else len(sentence)
+    said = next((m for m in _OFFICE_S.finditer(sentence) if sentence[m.start():m.end() + MIN_RUN] not in question), None)
+    if said is None:  # an office the question itself names ("在某某担任市长时期") is not asked
+        return None
+    start, end = said.end(), _clause_end(sentence, said.end())
     if (tail := _OFFICE_END.search(sentence, start, end)) and tail.start() > start:
         end = tail.start()
     if not MIN_RUN <= end - start <= MAX_SPAN:
@@ -370,8 +370,7 @@ def _agent(question: str, sentence: str) -> Slot | None:
         by = None
         named = re.match(rf"{re.escape(verb)}(?:者|方|人|商)(?:是|为)", sentence[at:])
         if named:  # "主办者为某协会"
-            brk = _CLAUSE.search(sentence, at + named.end())
-            start, end = at + named.end(), brk.start() if brk else len(sentence)
+            start, end = at + named.end(), _clause_end(sentence, at + named.end())
         else:
             clause = _clause_before(sentence, at)
             if clause is None:
@@ -430,8 +429,7 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
     elif l_len and r_len:  # "成立了什么知识产权机构" ↔ "成立知识产权仲裁院": the answer starts at its kind
         # … but a person's title is not their name: "从师于哪位漫画家" ↔ "从师于漫画家某某" → 某某
         start = r_start + r_len if person and head else r_start
-        brk = _CLAUSE.search(sentence, start + 1)
-        end = brk.start() if brk else len(sentence)
+        end = _clause_end(sentence, start + 1)
         rest = right[len(head):].lstrip("的") if head and right.startswith(head) else ""
         if len(rest) >= MIN_RUN and (after := _prefix_run(rest, sentence, r_start + r_len))[1] and after[0] < end:
             end = after[0]  # "参加什么节目而走红" ↔ "参加节目《某某》而走红": up to what the question says next
@@ -446,8 +444,7 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
             start += 1  # "以A为B": A
     elif l_len:  # the answer runs from the restated part to the end of its clause
         start = l_end
-        brk = _CLAUSE.search(sentence, start + 1)
-        end = brk.start() if brk else len(sentence)
+        end = _clause_end(sentence, start + 1)
     elif sentence[r_start + r_len:r_start + r_len + 1] in _PLACED and left.endswith(("在", "从")) and \
             (brk := _CLAUSE.search(sentence, r_start + r_len)) is not None and brk.start() - r_start - r_len > 2:
         # "在哪里发现的" ↔ "化石发现于某县": the sentence puts the place after the verb

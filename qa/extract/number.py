@@ -9,6 +9,7 @@ from ..numerals import value as numeral_value
 from ..textnorm import normalize
 from . import cell
 from .base import (
+    ABOUT,
     MAGNITUDE,
     UNIT_HINT,
     UNITS,
@@ -69,7 +70,7 @@ def _number_of(text: str) -> str | None:
     return numeral_value(re.match(r"[零〇一二两三四五六七八九十百千万亿]+", text).group(0))
 
 
-_APPROX = re.compile(r"(?:大约|约|近|将近|超过|逾|多达|不足|不到)$")
+_APPROX = re.compile(rf"(?:{ABOUT}|近|将近|超过|逾|多达|不足|不到)$")  # …and bounds a count is given with
 
 
 def _inside(m: re.Match, others: list[re.Match]) -> bool:

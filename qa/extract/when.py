@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from .base import (
+    ABOUT,
     Asked,
     Candidate,
     Passage,
@@ -33,8 +34,8 @@ _TO = r"至|到|~|～|－|—|-"
 DATE = re.compile(rf"(?:{_ONE})(?:\s*(?:{_TO})\s*(?:{_ONE}))?")
 
 
-_EDGE = re.compile(r"以来|以后|以前|之后|之前|前后|左右")
-_ABOUT = re.compile(r"(?:大约|约)$")
+_BOUND = re.compile(r"以来|以后|以前|之后|之前|前后|左右")
+_ABOUT = re.compile(rf"(?:{ABOUT})$")
 
 
 def extract(q: Asked, p: Passage) -> list[Candidate]:
@@ -54,8 +55,8 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
             if year_only and year and re.match(r"\d", m.group(0)[year.end():year.end() + 1]) \
                     and not re.search(_TO, m.group(0)):
                 end = m.start() + year.end()  # a month follows: "1990年代" stays whole
-            if edge := _EDGE.match(s.text, end):
-                end = edge.end()  # "1990年代以来", "1227年前后": a date given as a bound is answered so
+            if bound := _BOUND.match(s.text, end):
+                end = bound.end()  # "1990年代以来", "1227年前后": a date given as a bound is answered so
             start = about.start() if (about := _ABOUT.search(s.text, 0, m.start())) else m.start()
             out.append(s.candidate(start, end,
                                    s.base + said + W.date_proximity * proximity(m.start(), s.occ) / q.focus_total,

@@ -56,7 +56,8 @@ def person_first(span: str) -> int:
 
 
 # Titles that follow a name ("某某总统"): a 谁 answer is the name.
-_TITLE_AFTER = re.compile(rf"(?:{ROLE}|总统|首相|总理|国王|女王|皇帝|教练|队长|教授|博士|将军|大使)$")
+_TITLES = rf"{ROLE}|总统|首相|总理|国王|女王|皇帝|教练|队长|教授|博士|将军|大使"
+_TITLE_AFTER = re.compile(rf"(?:{_TITLES})$")
 
 
 def _before_title(span: str) -> int:
@@ -65,7 +66,7 @@ def _before_title(span: str) -> int:
 
 
 # A calling before a name ("英国物理学家某某", "演员某某"): a 谁 answer is the name after it.
-_CALLING = re.compile(rf"(?:{ROLE}|总统|首相|总理|国王|女王|皇帝|教练|队长|教授|博士|将军|大使|[学作画专演歌球诗导编]家|"
+_CALLING = re.compile(rf"(?:{_TITLES}|[学作画专演歌球诗导编]家|"
                       r"音乐家|科学家|哲学家|政治家|思想家|军事家|艺术家|企业家|演员|歌手|导演|编剧|运动员|球员|诗人|学者|"
                       r"律师|医生|工程师|设计师|建筑师|主持人|商人)(?=[^的，,、。（(]{2,12}$)")
 
