@@ -25,6 +25,7 @@ _EDGE_LEFT = "是为在于由被叫称作成了的和与及、，,：: "
 _EDGE_RIGHT = "的是了则也都就才又便亦而，,。；;：: "
 _PREPOSITIONS = "由被在给向对与和从把将以于跟同"
 _PLACED = "于在自至到"  # after a verb: where it happened ("发现于…")
+_TIED = re.compile(r"[于在自至到为是](?!.*[于在自至到为是])")  # the last such tie of a span
 # Words that open the answer's clause without being the answer: a verb of place, "一名", "其中", a
 # pronoun's "它的", the "用来" of what a thing is used for, a parenthesis right after the subject
 # ("蒙泰罗（Tiago…，1976年生）是一名葡萄牙赛车手").
@@ -290,6 +291,34 @@ def _place_of(question: str, sentence: str) -> Slot | None:
                             / (len(left) or 1)))
 
 
+_ADVERBIAL = ("d", "p", "m")  # jieba's adverb, preposition and numeral tags
+
+
+def _without_adverbials(sentence: str, start: int, end: int) -> int:
+    """Where a who-span standing before its verb ends without the adverbials between the doer and that
+    verb ("香港某电视台已于2006年买下…" → 香港某电视台, "某国王第一次从…夺回" → 某国王)."""
+    words = tags(sentence[start:end])
+    k = len(words)
+    while k > 1 and words[k - 1][1].startswith(_ADVERBIAL):
+        k -= 1
+    kept = sum(len(w) for w, _ in words[:k])
+    return start + kept if kept >= MIN_RUN and not words[k - 1][1].startswith(_ADVERBIAL) else end
+
+
+def _whose(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """"X是谁的将领" is answered by whose: the span up to its last 的 or 之 ("某群雄韩遂的信任(将领)" → 某群雄韩遂),
+    and, when a verb stands in it, the nouns after that verb ("朝廷走访王蕴(的女儿)" → 王蕴)."""
+    cut = max(sentence.rfind("的", start, end), sentence.rfind("之", start, end))
+    if cut - start >= MIN_RUN and sentence[end:end + 1] not in "的之":  # a span before 的 is whose already
+        end = cut
+    words = tags(sentence[start:end])
+    verb = max((k for k, (_, flag) in enumerate(words) if flag.startswith("v")), default=-1)
+    if verb >= 0 and all(flag.startswith("n") for _, flag in words[verb + 1:]) and \
+            sum(len(w) for w, _ in words[verb + 1:]) >= MIN_RUN:
+        start += sum(len(w) for w, _ in words[:verb + 1])
+    return start, end
+
+
 def _torn(sentence: str, start: int, end: int) -> bool:
     """A one-character span torn out of a word ("收藏家" → 家) is no answer."""
     if end - start != 1:
@@ -354,6 +383,56 @@ def _office(question: str, sentence: str) -> Slot | None:
     return Slot(start, end, min(1.0, (shared + len(said.group(0))) / (len(set(before)) + 2 or 1)))
 
 
+# "身体是什么颜色的", "呈什么形状": a colour or a shape, which a sentence says as a word ending in 色 or
+# 形/状 ("体呈银灰色", "花冠漏斗形"), often with no word of the question beside it.
+_LOOK_Q = re.compile(r"(颜色|色彩|体色|花色|毛色|形状|外形|形态)(?:是|为|呈)?(?:什么|何种|哪种)|(?:什么|何种|哪种)(颜色|色彩|形状)")
+_LOOK_END = {"色": "色", "彩": "色", "状": "形状", "形": "形状", "态": "形状"}  # the kind's last character → what ends its words
+# Words so ending that name no colour or shape.
+_NOT_LOOK = {"特色", "角色", "出色", "颜色", "景色", "脸色", "本色", "声色", "货色", "成色", "夜色", "春色", "神色", "物色",
+             "情形", "地形", "外形", "图形", "隐形", "变形", "成形", "畸形", "体形", "字形", "队形", "形状", "症状", "现状",
+             "奖状", "罪状", "原状", "性状", "病状", "形态", "状态", "色彩", "体色", "花色", "毛色"}
+_LINKS = {"呈", "为", "是", "开", "带", "显", "现", "作", "成", "具", "有", "的", "之", "了", "着", "呈现"}
+_JOINS = {"或", "至", "到", "、", "和", "及", "与", "或近"}  # what may stand between two of them
+
+
+def _look(question: str, sentence: str) -> Slot | None:
+    """"X的身体是什么颜色的" ↔ "本鱼体呈银灰色": the words of the asked kind, with the one or two characters
+    that make them a colour or shape ("淡蓝" + "红色", "漏斗" + "形"), and the ones said beside them
+    ("白色或淡黄色")."""
+    if (asked := _LOOK_Q.search(question)) is None:
+        return None
+    ends = _LOOK_END[(asked.group(1) or asked.group(2))[-1]]
+    words = tags(sentence)
+    at = [0]
+    for w, _ in words:
+        at.append(at[-1] + len(w))
+    found = []  # (start, end) of each colour or shape word
+    for k, (w, _) in enumerate(words):
+        prev, flag = words[k - 1] if k else ("", "x")
+        if w[-1] not in ends or w in _NOT_LOOK or w in question and len(w) > 1:
+            continue
+        start = at[k]
+        # a word of one or two characters and a describing one before it, not a count, pronoun or particle
+        if len(w) <= 2 and prev and len(prev) <= 2 and flag[0] not in "mqrpuctdfx" and \
+                prev not in _LINKS and prev not in _JOINS and prev not in question:
+            start = at[k - 1]  # "淡蓝" + "红色", "漏斗" + "形"
+        if start == at[k] and len(w) == 1:
+            continue  # a bare 形 or 色 says nothing
+        found.append((start, at[k + 1]))
+    if not found:
+        return None
+    start, end = found[0]
+    for a, b in found[1:]:  # "白色或淡黄色": one answer while only a joining word stands between
+        if sentence[end:a] in _JOINS or a == end:
+            end = b
+        else:
+            break
+    # how much of what the question says before its ask the clause says ("总苞圆柱形" for 总苞's shape)
+    before = set(question[:asked.start()]) - set("的是在了")
+    clause = sentence[_last_clause(sentence, 0, start):_clause_end(sentence, end)]
+    return Slot(start, end, min(1.0, 0.5 + sum(ch in clause for ch in before) / (2 * (len(before) or 1))))
+
+
 # "X的创办者/主办方/制作人是谁": who did the verb the noun is made of.
 _AGENT_Q = re.compile(r"([\u4e00-\u9fff]{2})(?:者|方|人|商)$")
 _AGENT_BY = re.compile(r"由([^，,。；;由]{2,30}?)(?:所|负责|共同|联合|一手)?$")
@@ -393,8 +472,9 @@ def slot(question: str, sentence: str) -> Slot | None:
     asked = _asked(question)
     if asked is None:
         return None
-    if (named := _other_name(question, sentence) or _place_of(question, sentence) or _office(question, sentence)) \
-            is not None:
+    named = _other_name(question, sentence) or _place_of(question, sentence) or _office(question, sentence) or \
+        _look(question, sentence)
+    if named is not None:
         return named
     return _lined_up(question, sentence, *asked) or _agent(question, sentence)
 
@@ -456,6 +536,15 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
         # … or from the preposition the question puts before the asking word ("由谁" ↔ "1975年由某局")
         if left and left[-1] in _PREPOSITIONS and (at := sentence.rfind(left[-1], start, end - 1)) >= 0:
             start = at + 1
+            if left[-1] in "由被" and sentence[end - 1:end] == "所":
+                end -= 1  # "由某某所创作": 所 goes with the verb
+        if person:
+            end = _without_adverbials(sentence, start, end)
+        elif head and right == head and sentence.startswith(head, end) and \
+                (tie := _TIED.search(sentence, start, end - 1)):
+            # "可追溯到什么时期" ↔ "其制度可以追溯至西周时期": the question ends on the answer's kind, which
+            # the sentence says after what is asked, and a verb's 至/于/为 opens it
+            start, end = tie.end(), end + len(head)
     start, end = _halves(sentence, start, end)
     if (kept := _restated(question, sentence, start, end, head)) is None:
         return None
@@ -475,6 +564,8 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
         end = start + country  # "哪个国家的赛车手" ↔ "一位葡萄牙F1赛车手" → 葡萄牙
     elif head and len(head) >= MIN_RUN and (at := sentence.find(head, start + 1, end)) > 0 and at + len(head) < end:
         end = at + len(head)  # "哪个大学的学生" ↔ "某某大学物理系的学生" → 某某大学: it ends with its kind
+    if person and "谁的" in question:
+        start, end = _whose(sentence, start, end)
     strength = min(1.0, (l_len + r_len) / (len(left) + len(right) or 1))
     if _WORK.search(head) and (title := _nearest_title(sentence, start, end)):
         return Slot(*title, strength)  # "在哪部电影中" ↔ "在…上映的电影《某片》中": the work's title

@@ -101,6 +101,20 @@ def test_a_question_is_classified_by_what_it_asks(question, kind):
     ("这座车站的经营方是谁？", "这座车站位于市区北部，由城北铁道公司所经营。", "城北铁道公司"),
     ("这项赛事的主办方是？", "这项赛事每年举行，由全国羽毛球协会主办。", "全国羽毛球协会"),
     ("这个奖项的赞助方是谁？", "这个奖项每年颁发，赞助方为某汽车公司。", "某汽车公司"),
+    # a colour or a shape: the words of that kind, with what makes them one and what is said beside them
+    ("这种鱼的身体是什么颜色的？", "本鱼体呈银灰色，栖息于沿岸礁区。", "银灰色"),
+    ("这种鱼的身体是什么颜色的？", "体呈淡蓝红色，背部较深。", "淡蓝红色"),
+    ("这种花的花冠是什么形状？", "花冠呈漏斗形，裂片卵形。", "漏斗形"),
+    ("这种植物的果实是什么颜色？", "果实成熟时呈红色至紫黑色，可食。", "红色至紫黑色"),
+    ("这座广场是什么形状的？", "这座广场是城中的一个圆形广场。", "圆形"),
+    # whose: up to the last 的 before the asked relation, the noun after a verb
+    ("张甲是谁的部将？", "张甲，金城人，东汉末群雄韩乙的信任部将。", "东汉末群雄韩乙"),
+    ("王丙是谁的女儿？", "后来朝廷走访王蕴的女儿王丙，容貌端庄。", "王蕴"),
+    # a doer before its verb, without the adverbials between them
+    ("是谁从敌军手中夺回了这座城？", "1167年，某国国王斐迪南二世第一次从敌军手中夺回了这座城。", "某国国王斐迪南二世"),
+    ("这个人物是由谁创作的？", "这个人物是一个由英国作家伊恩·法兰明所创作的虚构人物。", "英国作家伊恩·法兰明"),  # 所 is the verb's
+    # a question ending on the answer's kind (时期), said after the sentence's 至
+    ("这种制度可追溯到什么时期？", "其制度可以追溯至西周时期。", "西周时期"),
 ])
 def test_the_slot_a_question_asks_for_is_lined_up_with_the_sentence(question, sentence, span):
     found = slot(normalize(question), normalize(sentence))
@@ -157,6 +171,17 @@ def test_a_how_question_is_answered_with_the_enumerated_measures_after_the_lead_
 def test_the_slot_is_found_when_the_sentence_names_the_thing_and_not_its_kind(question, sentence, span):
     found = slot(normalize(question), normalize(sentence))
     assert found is not None and sentence[found.start:found.end] == span
+
+
+def test_a_title_says_its_subject_for_every_sentence_under_it():
+    from qa.extract import candidates
+
+    question = "南岭紫纹树蛙的背部有什么特点？"
+    text = "南岭紫纹树蛙是树蛙科的一种两栖动物，分布于东南亚的山地雨林。背部有不规则的紫褐色纵纹，腹面乳白。"
+    best = lambda titles: max(candidates(question, classify(question), [_hit(text)], titles),  # noqa: E731
+                              key=lambda c: c.score).sentence
+    assert best({}).startswith("南岭紫纹树蛙是")  # without a title, the sentence repeating the name wins
+    assert best({"d1": "南岭紫纹树蛙"}).startswith("背部有")  # under it, the one saying what is asked
 
 
 def test_a_naming_question_finds_no_other_name_far_from_its_subject():
@@ -286,6 +311,8 @@ def _best(question: str, text: str) -> str:
     ("这座教堂是由谁设计的？", "这座教堂由意大利建筑师博罗米尼设计，1646年完工。", "博罗米尼"),
     # reason: "因X而Y" gives X
     ("这支军队的战力为什么受到重大打击？", "这支军队的战力因主将的战死而受到重大打击。", "因主将的战死"),
+    # … and a reason without the consequence the question names
+    ("为什么时人强烈反感这对叔侄？", "由于叔侄皆锋芒过露，排挤异己，引起时人的强烈反感。", "由于叔侄皆锋芒过露，排挤异己"),
 ])
 def test_each_kind_of_question_gets_its_own_span(question, text, answer):
     assert _best(question, text) == answer
@@ -295,6 +322,8 @@ def test_each_kind_of_question_gets_its_own_span(question, text, answer):
     ("该地区将这种植物称为什么？", "entity"),  # 称为 + 什么: what it is called, not why
     ("合并后医院更名为什么？", "entity"),
     ("当地人将这种草称之为什么？", "entity"),
+    ("这座湖被誉为什么？", "entity"),
+    ("这部小说后来被改编为什么？", "entity"),
     ("这届赛事的主办方是？", "entity"),  # a question ending on its copula has left out its 什么
     ("为什么要开展专项整治？", "reason"),
     ("全校有几种颜色的校服？", "number"),  # a count in a unit now known (种)

@@ -50,7 +50,7 @@ class Weights:
     """Every weight of span scoring, named. A candidate scores its sentence's coverage of the
     question's words, plus a prior for its passage's rank, plus what its own kind adds."""
 
-    rank_prior: float = 0.15  # divided by the passage's rank (1, 2, …)
+    rank_prior: float = 0.3  # divided by the passage's rank (1, 2, …)
     clause: float = 0.6  # a number's clause covers the question's last clause
     proximity: float = 0.3  # a number sits near the question's words
     unit_match: float = 0.3  # the number carries the unit the question asks for
@@ -187,7 +187,10 @@ def _partly(word: str, norm: str) -> float:
 
 
 def coverage(norm: str, header: str, ws: dict[str, float], partly: bool = False) -> float:
-    """Weighted share of the question's words found in `norm` (half weight for the headings).
+    """Weighted share of the question's words found in `norm` or its passage's headings. A word the
+    headings say counts in full: a title names the subject every sentence under it speaks of, so
+    "其叶柄有四到六个腺体" under 大果西番莲 says as much as a sentence repeating the name, and the
+    word it adds (叶柄) tells it apart. (At half weight, the sentence repeating the name won.)
     Numbers count whether written in figures or in words (一千二百零六 = 1206, 五年 = 5年). With
     `partly`, a long word the text does not say whole counts for the share of it said in pieces
     (`_partly`): right for whether a text is about the question, wrong for telling two clauses of
@@ -197,10 +200,10 @@ def coverage(norm: str, header: str, ws: dict[str, float], partly: bool = False)
     digits = arabic(norm) if any(w.isdigit() or _COUNTED.fullmatch(w) for w in ws) else norm
     found = 0.0
     for w, wt in ws.items():
-        if w in norm or (w.isdigit() or _COUNTED.fullmatch(w)) and _in_figures(w) in digits:
+        if w in norm or w in header or (w.isdigit() or _COUNTED.fullmatch(w)) and _in_figures(w) in digits:
             found += wt
         else:
-            found += wt * max(0.5 if w in header else 0.0, _partly(w, norm) if partly else 0.0)
+            found += wt * (_partly(w, norm) if partly else 0.0)
     return found / total
 
 

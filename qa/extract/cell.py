@@ -44,7 +44,7 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
     if unit_m:
         u0 = text.index(name) + unit_m.start(1)
         spans.append((u0, u0 + len(unit)))
-    covered = coverage(normalize(text), "", q.ws)
+    covered = coverage(normalize(text), p.header, q.ws)  # its title and section speak for it, as for a sentence
     # Scored like a number in prose whose clause is the indicator's name, sitting right beside it.
     # The chosen column is part of what the row says: "2020年" for a question about 2020, and
     # the last year column of a plan's indicator table is its target (目标).

@@ -8,8 +8,8 @@ from . import cell
 from .base import Asked, Candidate, Passage, W, sentences
 
 KIND = "reason"
-# "称为什么" / "更名为什么" ask what a thing is called (为 + 什么), not why.
-RULES = ((36, re.compile(r"(?<![称成作算改定视译分列变名现叫认换化])(?<![称视名]之)为什么|为何|什么原因|原因是|何故|出于什么")),)
+# "称为什么" / "更名为什么" / "被誉为什么" ask what a thing is called or made (V为 + 什么), not why.
+RULES = ((36, re.compile(r"(?<![称成作算改定视译分列变名现叫认换化誉编封划评尊奉选])(?<![称视名誉]之)为什么|为何|什么原因|原因是|何故|出于什么")),)
 # Words that open a reason, and words that open a consequence (the reason stands before them).
 _BECAUSE = re.compile(r"因为|由于|是为了|为了|之所以|原因是|原因在于|以便|旨在")
 _THEREFORE = re.compile(r"因此|所以|因而|故而|以致|于是")
@@ -45,6 +45,7 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
         out.append(s.whole(s.base, KIND))
         if reason := _reason(s.text):
             a, b = reason
+            b = _unsaid(q.text, s.text, a, b)
             out.append(s.candidate(a, b, s.base + W.reason_marker, KIND))
         elif (m := _THEREFORE.search(s.text)) and (c := _before(s, m)):
             out.append(c)
@@ -62,3 +63,21 @@ def _reason(text: str) -> tuple[int, int] | None:
     else:
         return None
     return (a, b) if b - opened >= 2 else None
+
+
+_CLAUSES = re.compile(r"[，,；;]")
+RESTATED = 0.6  # share of a clause's characters the question says: more, and it restates the question
+
+
+def _unsaid(question: str, text: str, a: int, b: int) -> int:
+    """Where the reason text[a:b] ends without its last clauses when they say what the question asks
+    about ("由于X，引起时人的强烈反感" for "为什么时人强烈反感…" → 由于X): the answer is why, not the
+    consequence the question names. (Cutting such clauses from every sentence answer was tried: on
+    the tuning set it cut answers short.)"""
+    cuts = [m.start() for m in _CLAUSES.finditer(text, a, b)]
+    while cuts:
+        tail = text[cuts[-1] + 1:b].strip(" 。！？!?")
+        if tail and sum(ch in question for ch in tail) / len(tail) < RESTATED:
+            break
+        b = cuts.pop()
+    return b
