@@ -17,6 +17,8 @@ _THEREFORE = re.compile(r"因此|所以|因而|故而|以致|于是")
 _BECAUSE_THEN = re.compile(r"(?<![原基诱起])因(?![此为而素])([^，,。；;]{2,40}?)而")
 _END = re.compile(r"[。；;！？!?]")
 _EDGE = "，,、：: "
+_CLAUSES = re.compile(r"[，,；;]")
+RESTATED = 0.6  # share of a clause's characters the question says: more, and it restates the question
 
 
 def _before(s, m: re.Match) -> Candidate | None:
@@ -63,10 +65,6 @@ def _reason(text: str) -> tuple[int, int] | None:
     else:
         return None
     return (a, b) if b - opened >= 2 else None
-
-
-_CLAUSES = re.compile(r"[，,；;]")
-RESTATED = 0.6  # share of a clause's characters the question says: more, and it restates the question
 
 
 def _unsaid(question: str, text: str, a: int, b: int) -> int:
