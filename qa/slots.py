@@ -385,12 +385,13 @@ def _office(question: str, sentence: str) -> Slot | None:
 
 # "身体是什么颜色的", "呈什么形状": a colour or a shape, which a sentence says as a word ending in 色 or
 # 形/状 ("体呈银灰色", "花冠漏斗形"), often with no word of the question beside it.
-_LOOK_Q = re.compile(r"(颜色|色彩|体色|花色|毛色|形状|外形|形态)(?:是|为|呈)?(?:什么|何种|哪种)|(?:什么|何种|哪种)(颜色|色彩|形状)")
+_LOOK_KINDS = ("颜色", "色彩", "体色", "花色", "毛色", "形状", "外形", "形态")
+_LOOK_Q = re.compile(rf"({'|'.join(_LOOK_KINDS)})(?:是|为|呈)?(?:什么|何种|哪种)|(?:什么|何种|哪种)(颜色|色彩|形状)")
 _LOOK_END = {"色": "色", "彩": "色", "状": "形状", "形": "形状", "态": "形状"}  # the kind's last character → what ends its words
-# Words so ending that name no colour or shape.
-_NOT_LOOK = {"特色", "角色", "出色", "颜色", "景色", "脸色", "本色", "声色", "货色", "成色", "夜色", "春色", "神色", "物色",
-             "情形", "地形", "外形", "图形", "隐形", "变形", "成形", "畸形", "体形", "字形", "队形", "形状", "症状", "现状",
-             "奖状", "罪状", "原状", "性状", "病状", "形态", "状态", "色彩", "体色", "花色", "毛色"}
+# Words so ending that name no colour or shape (nor the asked kind itself).
+_NOT_LOOK = {"特色", "角色", "出色", "景色", "脸色", "本色", "声色", "货色", "成色", "夜色", "春色", "神色", "物色",
+             "情形", "地形", "图形", "隐形", "变形", "成形", "畸形", "体形", "字形", "队形", "症状", "现状",
+             "奖状", "罪状", "原状", "性状", "病状", "状态"} | set(_LOOK_KINDS)
 _LINKS = {"呈", "为", "是", "开", "带", "显", "现", "作", "成", "具", "有", "的", "之", "了", "着", "呈现"}
 _JOINS = {"或", "至", "到", "、", "和", "及", "与", "或近"}  # what may stand between two of them
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from . import cell
-from .base import Asked, Candidate, Passage, W, sentences
+from .base import CLAUSE_BREAK, Asked, Candidate, Passage, W, sentences
 
 KIND = "reason"
 # "称为什么" / "更名为什么" / "被誉为什么" ask what a thing is called or made (V为 + 什么), not why.
@@ -17,7 +17,6 @@ _THEREFORE = re.compile(r"因此|所以|因而|故而|以致|于是")
 _BECAUSE_THEN = re.compile(r"(?<![原基诱起])因(?![此为而素])([^，,。；;]{2,40}?)而")
 _END = re.compile(r"[。；;！？!?]")
 _EDGE = "，,、：: "
-_CLAUSES = re.compile(r"[，,；;]")
 RESTATED = 0.6  # share of a clause's characters the question says: more, and it restates the question
 
 
@@ -72,7 +71,7 @@ def _unsaid(question: str, text: str, a: int, b: int) -> int:
     about ("由于X，引起时人的强烈反感" for "为什么时人强烈反感…" → 由于X): the answer is why, not the
     consequence the question names. (Cutting such clauses from every sentence answer was tried: on
     the tuning set it cut answers short.)"""
-    cuts = [m.start() for m in _CLAUSES.finditer(text, a, b)]
+    cuts = [m.start() for m in CLAUSE_BREAK.finditer(text, a, b)]
     while cuts:
         tail = text[cuts[-1] + 1:b].strip(" 。！？!?")
         if tail and sum(ch in question for ch in tail) / len(tail) < RESTATED:
