@@ -26,16 +26,16 @@ _EDGE_RIGHT = "的是了则也都就才又便亦而，,。；;：: "
 _PREPOSITIONS = "由被在给向对与和从把将以于跟同"
 _PLACED = "于在自至到"  # after a verb: where it happened ("发现于…")
 _TIED = re.compile(r"[于在自至到为是](?!.*[于在自至到为是])")  # the last such tie of a span
-# Words that open the answer's clause without being the answer: a verb of place, "一名", "其中", a
+# Words that open the answer's clause without being the answer: a verb of place, "及后", "一名", "其中", a
 # pronoun's "它的", the "用来" of what a thing is used for, a parenthesis right after the subject
 # ("蒙泰罗（Tiago…，1976年生）是一名葡萄牙赛车手").
-_LEAD_WORDS = re.compile(r"位于|设于|坐落于|地处|被?用[来于]|一[名个位座种家所部本条项位只]|[（(][^）)]*[）)]|其中|[它他她]们?的")
+_LEAD_WORDS = re.compile(r"位于|设于|坐落于|地处|[及其之随]后|被?用[来于]|一[名个位座种家所部本条项位只]|[（(][^）)]*[）)]|其中|[它他她]们?的")
 _BREAK = re.compile(r"[。！？!?；;]")
 # Verbs that give a thing's other name: a question's "又叫什么" is answered by the sentence's "又名…"
 # or "简称…" as well as by its own verb.
-_NAMING = r"(?:又名|又称|原名|本名|初名|曾名|旧称|原称|别名|别称|俗名|俗称|简称|全称|通称|学名|又叫|也叫|叫做|称为|称作|名为|名叫)"
+_NAMING = r"(?:又名|又称|原名|本名|初名|曾名|旧称|原称|别名|别称|俗名|俗称|简称|全称|通称|学名|又叫|也叫|叫做|称之为|称为|称作|名为|名叫)"
 _NAMING_Q = re.compile(rf"的?(?:{_NAMING}|叫|(?<![\u4e00-\u9fff])[字号]|(?<=的)[字号])+之?$")  # 之: "又称之为什么"
-_NAMING_S = re.compile(rf"{_NAMING}|(?<=[，,、(（])[字号]")
+_NAMING_S = re.compile(rf"(?:{_NAMING})[做为作]?|(?<=[，,、(（])[字号]")
 NAME_NEAR = 12  # characters: a naming verb further from the subject names something else
 _CLAUSE = re.compile(r"[，,：:；;。！？!?]")
 MIN_RUN = 2  # characters: a single shared character says nothing
@@ -97,7 +97,8 @@ def _head_noun(wh: str, right: str) -> str:
     while run < len(words) and words[run][1].startswith("n"):
         run += 1
     if not run:
-        return ""
+        # "哪派的风格": a one-character kind jieba does not read as a noun
+        return right[0] if wh == "哪" and re.match(r"[\u4e00-\u9fff]的", right) else ""
     # the whole run when it is the noun phrase ("漫画公司的…"), else its first noun ("农产品产量…")
     whole = run == len(words) or words[run][0] == "的"
     return "".join(w for w, _ in words[:run]) if whole else words[0][0]
@@ -176,25 +177,30 @@ def _other_name(question: str, sentence: str) -> Slot | None:
     """"凉茶铺又叫什么" ↔ "凉茶铺，又名凉茶店，…": the name after the first naming verb that follows,
     closely, where the sentence says the question's subject."""
     parts = _parts(question)
-    if parts is None or parts[2].strip("的是") or not (verb := _NAMING_Q.search(parts[0].rstrip("是为"))):
-        return None
-    subject = parts[0][:verb.start()].rstrip("的")
-    at, n = _suffix_run(subject, sentence) if len(subject) >= MIN_RUN else (-1, 0)
-    if at < 0:
+    if parts is None or parts[2].strip("的是") or \
+            not (verb := _NAMING_Q.search(parts[0]) or _NAMING_Q.search(parts[0].rstrip("是为"))):
+        return None  # "被称为什么" keeps its 为, "别称是什么" drops its 是
+    subject = parts[0][:verb.start()].rstrip("的被又也亦")  # "该棱柱被称为什么" ↔ "该棱柱便称为…"
+    last, n = _suffix_run(subject, sentence) if len(subject) >= MIN_RUN else (-1, 0)
+    if last < 0:
         return None
     own = re.compile(rf"{re.escape(verb.group(0).lstrip('的'))}[做为作]?(?=[^，,。]{{2}})")
-    said = own.search(sentence, at) or _NAMING_S.search(sentence, at)  # the question's own verb first
-    if said is None or said.start() - at > NAME_NEAR:
-        return None
-    start, end = _halves(sentence, said.end(), _clause_end(sentence, said.end()))
-    if not 0 < end - start <= MAX_SPAN or _BREAK.search(sentence, start, end):
-        return None
-    return Slot(start, end, min(1.0, (n + len(verb.group(0))) / (len(parts[0]) or 1)))
+    # where the sentence says the subject ("盾柱木（…），别称…，是盾柱木属的植物": its first mention names
+    # it); the question's own verb first, then any naming verb ("X（学名：…），又名…": 又名 names it)
+    for at in (m.end() for m in re.finditer(re.escape(sentence[last - n:last]), sentence)):
+        for said in [*own.finditer(sentence, at), *_NAMING_S.finditer(sentence, at)]:
+            if said.start() - at > NAME_NEAR:
+                continue
+            start, end = _halves(sentence, said.end(), _clause_end(sentence, said.end()))
+            if MIN_RUN <= end - start <= MAX_SPAN and not _BREAK.search(sentence, start, end):
+                return Slot(start, end, min(1.0, (n + len(verb.group(0))) / (len(parts[0]) or 1)))
+    return None
 
 
 _PAIRS = {"“": "”", "《": "》", "「": "」", "『": "』", "（": "）", "(": ")"}
 _CLOSERS = {v: k for k, v in _PAIRS.items()}
 _ONE_OF = re.compile(r"的?一[个种位部座条家名只本项类]$")
+_PLACE_ONE_OF = re.compile(r"的一[个种位部座条家名只本项类]")
 _COUNTRY = {"国家", "国"}
 _ORIGINAL = re.compile(r"[（(][A-Za-z][A-Za-z0-9 .,'&·\-]*[)）]$")
 
@@ -383,11 +389,13 @@ def _office(question: str, sentence: str) -> Slot | None:
     return Slot(start, end, min(1.0, (shared + len(said.group(0))) / (len(set(before)) + 2 or 1)))
 
 
-# "身体是什么颜色的", "呈什么形状": a colour or a shape, which a sentence says as a word ending in 色 or
-# 形/状 ("体呈银灰色", "花冠漏斗形"), often with no word of the question beside it.
-_LOOK_KINDS = ("颜色", "色彩", "体色", "花色", "毛色", "形状", "外形", "形态")
-_LOOK_Q = re.compile(rf"({'|'.join(_LOOK_KINDS)})(?:是|为|呈)?(?:什么|何种|哪种)|(?:什么|何种|哪种)(颜色|色彩|形状)")
-_LOOK_END = {"色": "色", "彩": "色", "状": "形状", "形": "形状", "态": "形状"}  # the kind's last character → what ends its words
+# "身体是什么颜色的", "呈什么形状", "在什么季节开花": a colour, a shape or a season, which a sentence
+# says as a word ending in 色, 形/状 or 季 ("体呈银灰色", "花冠漏斗形", "秋季开花"), often with no word
+# of the question beside it.
+_LOOK_KINDS = ("颜色", "色彩", "体色", "花色", "毛色", "形状", "外形", "形态", "季节")
+_LOOK_Q = re.compile(rf"({'|'.join(_LOOK_KINDS)})(?:是|为|呈)?(?:什么|何种|哪种)|(?:什么|何种|哪种|哪个)(颜色|色彩|形状|季节)")
+# the kind's last character → what ends its words ("什么季节开花" ↔ "秋季开花")
+_LOOK_END = {"色": "色", "彩": "色", "状": "形状", "形": "形状", "态": "形状", "节": "季"}
 # Words so ending that name no colour or shape (nor the asked kind itself).
 _NOT_LOOK = {"特色", "角色", "出色", "景色", "脸色", "本色", "声色", "货色", "成色", "夜色", "春色", "神色", "物色",
              "情形", "地形", "图形", "隐形", "变形", "成形", "畸形", "体形", "字形", "队形", "症状", "现状",
@@ -434,17 +442,103 @@ def _look(question: str, sentence: str) -> Slot | None:
     return Slot(start, end, min(1.0, 0.5 + sum(ch in clause for ch in before) / (2 * (len(before) or 1))))
 
 
+# "在DVD分区属于第几区" ↔ "属第三区": 第, a numeral, and the kind the question puts after 几.
+_ORDINAL_KIND = re.compile(r"第几([\u4e00-\u9fff])")
+_NUMERAL = r"(?:\d+|[〇零一二两三四五六七八九十百千]+)"
+
+
+def _ordinal(question: str, sentence: str) -> Slot | None:
+    """"第几区" ↔ "第三区": the ordinal of the asked kind in the clause sharing most of the question."""
+    if (asked := _ORDINAL_KIND.search(question)) is None:
+        return None
+    found = list(re.finditer(rf"第{_NUMERAL}{asked.group(1)}", sentence))
+    if not found:
+        return None
+    return _closest(question[:asked.start()], sentence, [(m.start(), m.end()) for m in found])
+
+
+# "X是哪个国家的演员" ↔ "X，日本喜剧演员": the place named right before the asked kind.
+_NATION_Q = re.compile(r"(?:哪个|哪一个|哪|什么)国家?的?|哪国的?")
+
+
+def _nation(question: str, sentence: str) -> Slot | None:
+    """"哪个国家的演员" ↔ "日本喜剧演员": the place names nearest before the kind the question asks of."""
+    parts = _parts(question)
+    if parts is None or not (asked := _NATION_Q.match(parts[1] + parts[2])) or \
+            parts[1] != "哪国" and (not parts[2] or tags(parts[2])[0][0] not in _COUNTRY):
+        return None  # "什么国际联盟" asks no country
+    kind = (parts[1] + parts[2])[asked.end():]
+    run = next((kind[-n:] for n in range(len(kind), MIN_RUN - 1, -1) if kind[-n:] in sentence), "")
+    if not run:
+        return None
+    found = []
+    for m in re.finditer(re.escape(run), sentence):
+        start = _last_clause(sentence, 0, m.start())
+        words = tags(sentence[start:m.start()])
+        places = [k for k, (_, flag) in enumerate(words) if flag.startswith("ns")]
+        if places:
+            k = places[-1]
+            while k and words[k - 1][1].startswith("ns"):
+                k -= 1
+            at = start + sum(len(w) for w, _ in words[:k])
+            found.append((at, at + sum(len(w) for w, _ in words[k:places[-1] + 1])))
+    return _closest(parts[0], sentence, found) if found else None
+
+
+# "X的职业是什么" ↔ "X（…），中国足球运动员": a noun of occupation, with the nouns that say its field.
+_JOB_Q = re.compile(r"职业|从事什么(?:工作|行业)?$|是做什么的")
+_JOB = re.compile(r"(?:演员|歌手|运动员|球员|主持人|导演|编剧|制作人|制片人|模特儿?|诗人|商人|艺人|记者|教授|学者|律师|医生|"
+                  r"教师|官员|外交官|军人|主播|[^国大人自专全住皇行玩东买卖家]家|[^老大祖法牧技厨教医]师|歌星|影星)$")
+
+
+def _occupation(question: str, sentence: str) -> Slot | None:
+    """"X的职业是什么" ↔ "中国足球运动员" → 足球运动员: the occupation without the place before it."""
+    if _JOB_Q.search(question) is None:
+        return None
+    words = tags(sentence)
+    at = [0]
+    for w, _ in words:
+        at.append(at[-1] + len(w))
+    found = []
+    for k, (w, _) in enumerate(words):
+        if not _JOB.search(w) or w in question:
+            continue
+        start, end = at[k], at[k + 1]
+        lead = w[:_JOB.search(w).start()]
+        if all(flag.startswith("ns") for _, flag in tags(lead)):
+            start += len(lead)  # "台湾歌手" → 歌手: where is not what
+        while k and words[k - 1][1] == "n" and words[k - 1][0] not in question:
+            k -= 1  # "足球" + "运动员"
+            start = at[k]
+        found.append((start, end))
+    return _closest(question, sentence, found) if found else None
+
+
+def _closest(question: str, sentence: str, spans: list[tuple[int, int]]) -> Slot:
+    """Of several spans of the asked kind, the one whose clause says most of the question's characters."""
+    asked = set(question) - set("的是在了什么哪个几第")
+
+    def shared(span: tuple[int, int]) -> int:
+        clause = sentence[_last_clause(sentence, 0, span[0]):_clause_end(sentence, span[1])]
+        return sum(ch in clause for ch in asked)
+
+    start, end = max(spans, key=shared)
+    return Slot(start, end, min(1.0, 0.5 + shared((start, end)) / (2 * (len(asked) or 1))))
+
+
 # "X的创办者/主办方/制作人是谁": who did the verb the noun is made of.
-_AGENT_Q = re.compile(r"([\u4e00-\u9fff]{2})(?:者|方|人|商)$")
+_AGENT_Q = re.compile(r"([\u4e00-\u9fff]{2})(?:者|方|人|商)$|(?<=的)([\u4e00-\u9fff]{2})$")  # 主办方; 的原唱
 _AGENT_BY = re.compile(r"由([^，,。；;由]{2,30}?)(?:所|负责|共同|联合|一手)?$")
 
 
-def _agent(question: str, sentence: str) -> Slot | None:
+def _agent(question: str, sentence: str, bare: bool = False) -> Slot | None:
     """"X的主办方是谁" ↔ "X由某协会主办" or "某协会主办X" or "主办者为某协会": who does the verb the
-    asked noun is made of (主办方 → 主办): after 由, before the verb in its clause, or after "V者/V方 是"."""
+    asked noun is made of (主办方 → 主办): after 由, before the verb in its clause, or after "V者/V方 是".
+    `bare`: the question names the verb itself ("X的原唱是谁"), answered only by "由某某原唱"."""
     parts = _parts(question)
     if parts is None or parts[1] not in ("谁", "什么", "哪个", "哪位", "哪家", "什么人") or parts[2].strip("的是") or \
-            not (m := _AGENT_Q.search(parts[0].rstrip("是为"))) or (verb := m.group(1)) in ("主人", "负责"):
+            not (m := _AGENT_Q.search(parts[0].rstrip("是为"))) or bool(m.group(2)) != bare or \
+            (verb := m.group(1) or m.group(2)) in ("主人", "负责"):
         return None
     for at in (k.start() for k in re.finditer(re.escape(verb), sentence)):
         by = None
@@ -461,7 +555,7 @@ def _agent(question: str, sentence: str) -> Slot | None:
         start, end = _halves(sentence, start, end)
         subject = parts[0][:m.start()].rstrip("的")
         shared = _suffix_run(subject, sentence)[1] if len(subject) >= MIN_RUN else 0
-        if not (named or by or shared):
+        if not (named or by or shared) or bare and not by:
             continue  # a bare "某某主办" in a sentence that does not name X may be of anything
         if MIN_RUN <= end - start <= MAX_SPAN and sentence[start:end] not in question:
             return Slot(start, end, min(1.0, (len(verb) + shared) / (len(parts[0]) or 1)))
@@ -474,7 +568,8 @@ def slot(question: str, sentence: str) -> Slot | None:
     if asked is None:
         return None
     named = _other_name(question, sentence) or _place_of(question, sentence) or _office(question, sentence) or \
-        _look(question, sentence)
+        _look(question, sentence) or _ordinal(question, sentence) or _occupation(question, sentence) or \
+        _nation(question, sentence) or _agent(question, sentence, bare=True)
     if named is not None:
         return named
     return _lined_up(question, sentence, *asked) or _agent(question, sentence)
@@ -484,6 +579,12 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
         -> Slot | None:
     """The span between where the question's words before and after its asking word are found."""
     l_end, l_len = _suffix_run(left, sentence) if len(left) >= MIN_RUN else (-1, 0)
+    if l_len < MIN_RUN + 1 and len(left) > MIN_RUN and left[-1] in _PLACED:
+        # "源于哪里" ↔ "源自法语", "用在什么场合" ↔ "用于…": the sentence ties the verb with another of
+        # 于/在/自/至/到 — unless its clause says the question's own tie later ("比赛于某日在某地")
+        tied = max((_suffix_run(left[:-1] + tie, sentence) for tie in _PLACED), key=lambda r: r[1])
+        if tied[1] > l_len and left[-1] not in sentence[tied[0]:_clause_end(sentence, tied[0])]:
+            l_end, l_len = tied
     r_start, r_len = _prefix_run(right, sentence, max(l_end, 0)) if len(right) >= MIN_RUN else (-1, 0)
     if head and len(right) - len(head) >= MIN_RUN:
         # "哪个农产品产量全国第一" ↔ "薏仁米产量全国第一": the sentence names the thing, not its kind
@@ -561,12 +662,19 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
         end = latin.start()  # "某某（Thomas Holtz）": the name, without its original spelling
     if (one := _ONE_OF.search(sentence, start, end)) and one.start() > start:
         end = one.start()  # "…坚尾龙类的一个(演化支)": what it is one of
+    elif (one := _PLACE_ONE_OF.search(sentence, start, end)) and \
+            all(flag.startswith(("ns", "f")) for _, flag in tags(sentence[start:one.start()])):
+        end = one.start()  # "分布于热带美洲的一种多年生植物": the place, not what is found there
     if head in _COUNTRY and (country := _places_first(sentence[start:end])):
         end = start + country  # "哪个国家的赛车手" ↔ "一位葡萄牙F1赛车手" → 葡萄牙
-    elif head and len(head) >= MIN_RUN and (at := sentence.find(head, start + 1, end)) > 0 and at + len(head) < end:
-        end = at + len(head)  # "哪个大学的学生" ↔ "某某大学物理系的学生" → 某某大学: it ends with its kind
+    elif head and (at := sentence.find(head, start + 1, end)) > 0 and at + len(head) < end:
+        end = at + len(head)  # "哪个大学的学生" ↔ "某某大学物理系的学生" → 某某大学, "哪派的" → 某派: it ends with its kind
     if person and "谁的" in question:
         start, end = _whose(sentence, start, end)
+    # what the answer is said of, which the question names after its 的: "哪种语言的音译" ↔ "某语音译" → 某语
+    owner = right.rpartition("的")[2] if "的" in right else ""
+    if len(owner) >= MIN_RUN and sentence.endswith(owner, start, end) and end - len(owner) - start >= MIN_RUN:
+        end -= len(owner) + (sentence[end - len(owner) - 1] == "的")
     strength = min(1.0, (l_len + r_len) / (len(left) + len(right) or 1))
     if _WORK.search(head) and (title := _nearest_title(sentence, start, end)):
         return Slot(*title, strength)  # "在哪部电影中" ↔ "在…上映的电影《某片》中": the work's title

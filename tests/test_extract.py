@@ -115,6 +115,26 @@ def test_a_question_is_classified_by_what_it_asks(question, kind):
     ("这个人物是由谁创作的？", "这个人物是一个由英国作家伊恩·法兰明所创作的虚构人物。", "英国作家伊恩·法兰明"),  # 所 is the verb's
     # a question ending on the answer's kind (时期), said after the sentence's 至
     ("这种制度可追溯到什么时期？", "其制度可以追溯至西周时期。", "西周时期"),
+    # another name: the naming verb near the subject's first mention, past a 学名 that names nothing
+    ("这种树的别称是什么？", "这种树（学名：），别称金钱树、摇钱树，为豆科植物。", "金钱树、摇钱树"),
+    ("这种草又被称之为什么？", "这种草为禾本科植物，也称为牛筋草、蟋蟀草。", "牛筋草、蟋蟀草"),
+    ("若有n个面，该立体被称为什么？", "若有n个面，该立体便称为n面体。", "n面体"),
+    ("这种花的别名是什么？", "这种花 (学名:),别称夜来香、月见草等,是柳叶菜科这种花属的植物。", "夜来香、月见草等"),
+    # a season, an ordinal of the asked kind, an occupation, a country before the asked kind
+    ("这种蒿在什么季节开花？", "头状花序卵形，排列成圆锥花序，秋季开花。", "秋季"),
+    ("该地区在光盘分区中属于第几区？", "该地区在光盘分区属第三区（另一地区属第六区）。", "第三区"),
+    ("李某的职业是什么？", "李某（），中国足球运动员，司职中场。", "足球运动员"),
+    ("王某的职业是什么？", "王某（英文名：），新加坡人，台湾歌手。", "歌手"),
+    ("张某是哪个国家的演员？", "张某（1974年2月22日－），日本喜剧演员及主持。", "日本"),
+    # a verb the sentence ties with another 于/自; what the question says after the answer's 的
+    ("这个词源于哪里？", "英语的这个词源自法语，是动词的过去分词。", "法语"),
+    ("这个地名是哪一种语言的音译？", "这个地名是蒙古语音译，意为富饶。", "蒙古语"),
+    ("这种唱腔吸收了哪派的风格？", "这种唱腔吸收了马派稳健大方的风格。", "马派"),
+    ("这条街在哪里？", "这条街是江苏省扬州市的一条东西向街道。", "江苏省扬州市"),  # the place, not what lies there
+    ("这首歌的原唱是谁？", "同名主题曲《某歌》，由某某原唱，并由另一人作曲。", "某某"),  # "由X原唱"
+    ("他从哪里毕业？", "他早年就读某书院，及后于滨海大学毕业。", "滨海大学"),  # 及后 opens the clause
+    ("首届比赛在哪里举行？", "首届比赛于2008年12月11日至22日在南京举行。", "南京"),  # 于 ties the date, 在 the place
+    ("该省成立了什么国际认证联盟？", "该省成立了区域品牌认证联盟，其成员遍布日本。", "区域品牌"),  # 什么国际… asks no country
 ])
 def test_the_slot_a_question_asks_for_is_lined_up_with_the_sentence(question, sentence, span):
     found = slot(normalize(question), normalize(sentence))
@@ -128,6 +148,7 @@ def test_the_slot_a_question_asks_for_is_lined_up_with_the_sentence(question, se
     ("骑车者树立了什么先例？", "一些骑车者已树立了先例，借由彩绘派对在公园内骑车。"),  # all of it the question's
     ("这座车站的经营方是谁？", "某公司经营多条线路。"),  # a "某某经营" where the sentence does not name it
     ("他收藏了什么名画？", "他是著名收藏家，藏有宋人山水画多幅。"),  # one character torn out of a word (收藏家)
+    ("这首歌的原唱是谁？", "这首歌由某乐队改编，某某作曲。"),  # no "由X原唱": a bare verb noun is not asked
 ])
 def test_no_slot_where_the_sentence_does_not_restate_the_question(question, sentence):
     found = slot(normalize(question), normalize(sentence))
@@ -223,6 +244,14 @@ def test_the_number_that_fills_the_slot_wins_over_another_in_the_sentence():
     text = "该区将原有200余家小作坊整合规范为48家，质量水平明显提升。"
     cands = candidates("该区把小作坊整合规范为多少家", "number", [_hit(text)], {})
     assert max(cands, key=lambda c: c.score).answer == "48家"
+
+
+def test_the_count_said_after_the_counted_noun_wins_over_the_total():
+    from qa.answer import candidates
+
+    text = "参加比赛的代表队共计40人，其中运动员23人，官员与工作人员17人。"
+    cands = candidates("参加比赛的代表队有多少运动员", "number", [_hit(text)], {})
+    assert max(cands, key=lambda c: c.score).answer == "23人"
 
 
 def test_a_count_in_words_is_answered_with_what_it_counts():

@@ -37,6 +37,7 @@ NUMBER = re.compile(rf"[≤≥<>＜＞±]?{_QUANTITY}(?:\s*(?:{UNITS}))?"
 # 一 before a unit is mostly an article ("一个虚拟人物"), so it is not.
 _WORDS = re.compile(rf"([零〇一二两三四五六七八九十百千万亿]{{2,}}|[两二三四五六七八九十])(?:多|余)?(?:{UNITS})")
 _ORDINAL_Q = re.compile(r"第几")
+_COUNTED_LAST = re.compile(r"(?:多少|几)([\u4e00-\u9fff]{2,4})[？?]*$")  # the noun a question ends counting
 # A span of years or months ("二十年", "近2,400万年", "3个月"): a quantity only where the question asks
 # for one (its unit hint holds 年); anywhere else "N年" is part of a date.
 _DURATION = re.compile(rf"(?:{_QUANTITY}|[零〇一二两三四五六七八九十百千万亿]+(?:多|余)?)\s*(?:年|个多?月|周年)")
@@ -108,6 +109,7 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
     if p.kind == "table":
         return []  # its rows are chunks of their own, with their columns named
     out = []
+    counted = _COUNTED_LAST.search(q.text)
     for s in sentences(q, p):
         filled = slots.slot(q.text, s.norm)  # "整合规范成了多少家" ↔ "…整合规范成35家"
         for m, bonus, support in _scored(q, s.text, s.norm, s.occ, s.coverage):
@@ -121,5 +123,7 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
             if q.unit_word and s.norm.startswith(q.unit_word, end):  # "80" + "公分" the question names
                 end += len(q.unit_word)
                 bonus += W.unit_match
+            elif counted and s.norm.endswith(counted.group(1), 0, start):
+                bonus += W.unit_match  # "有多少运动员" ↔ "共计40人，其中运动员23人": what is counted, then its count
             out.append(s.candidate(start, end, s.base + bonus, KIND, checks={"support": support}))
     return out
