@@ -275,6 +275,7 @@ def _before_its_kind(left: str, sentence: str) -> tuple[int, int, str, int] | No
     return None
 
 
+_PLACED_AT = re.compile(r"位于|坐落于|地处|设于")
 _PLACE_OF = re.compile(r"([\u4e00-\u9fff]{1,2})地点?$")  # 出生地, 原产地, 发源地: where something was done
 _WHERE = ("哪里", "哪儿", "何处", "何地", "什么地方", "哪")
 
@@ -647,6 +648,7 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
             # "可追溯到什么时期" ↔ "其制度可以追溯至西周时期": the question ends on the answer's kind, which
             # the sentence says after what is asked, and a verb's 至/于/为 opens it
             start, end = tie.end(), end + len(head)
+    wherever = any(w in question for w in (*_WHERE[:-1], "在哪"))  # asked where (not 哪个…)
     start, end = _halves(sentence, start, end)
     if (kept := _restated(question, sentence, start, end, head)) is None:
         return None
@@ -665,6 +667,13 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
     elif (one := _PLACE_ONE_OF.search(sentence, start, end)) and \
             all(flag.startswith(("ns", "f")) for _, flag in tags(sentence[start:one.start()])):
         end = one.start()  # "分布于热带美洲的一种多年生植物": the place, not what is found there
+    if wherever and start < end and not tags(sentence[start:end])[-1][1].startswith("ns") and \
+            (placed := _PLACED_AT.search(sentence, start)) and placed.end() < _clause_end(sentence, placed.end()):
+        # "X是中国省级博物馆，位于某市某街": asked where, a span naming no place gives way to what follows 位于
+        start, end = placed.end(), _clause_end(sentence, placed.end())
+    if wherever and (lead := _places_first(sentence[start:end])) and sentence.startswith("的", start + lead) and \
+            not tags(sentence[start:end])[-1][1].startswith("ns"):
+        end = start + lead  # "栖息在南亚的亚洲野驴亚种" → 南亚, but "泰国的首都曼谷的某县" is all one place
     if head in _COUNTRY and (country := _places_first(sentence[start:end])):
         end = start + country  # "哪个国家的赛车手" ↔ "一位葡萄牙F1赛车手" → 葡萄牙
     elif head and (at := sentence.find(head, start + 1, end)) > 0 and at + len(head) < end:
