@@ -278,6 +278,7 @@ def _before_its_kind(left: str, sentence: str) -> tuple[int, int, str, int] | No
 _PLACED_AT = re.compile(r"位于|坐落于|地处|设于")
 _PLACE_OF = re.compile(r"([\u4e00-\u9fff]{1,2})地点?$")  # 出生地, 原产地, 发源地: where something was done
 _WHERE = ("哪里", "哪儿", "何处", "何地", "什么地方", "哪")
+_WHERE_ASKED = ("哪里", "哪儿", "何处", "何地", "什么地方", "在哪")  # a place itself is asked, not 哪个…
 
 
 def _place_of(question: str, sentence: str) -> Slot | None:
@@ -648,7 +649,7 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
             # "可追溯到什么时期" ↔ "其制度可以追溯至西周时期": the question ends on the answer's kind, which
             # the sentence says after what is asked, and a verb's 至/于/为 opens it
             start, end = tie.end(), end + len(head)
-    wherever = any(w in question for w in (*_WHERE[:-1], "在哪"))  # asked where (not 哪个…)
+    wherever = any(w in question for w in _WHERE_ASKED)
     start, end = _halves(sentence, start, end)
     if (kept := _restated(question, sentence, start, end, head)) is None:
         return None
