@@ -29,7 +29,8 @@ _TIED = re.compile(r"[于在自至到为是](?!.*[于在自至到为是])")  # t
 # Words that open the answer's clause without being the answer: a verb of place, "及后", "一名", "其中", a
 # pronoun's "它的", the "用来" of what a thing is used for, a parenthesis right after the subject
 # ("蒙泰罗（Tiago…，1976年生）是一名葡萄牙赛车手").
-_LEAD_WORDS = re.compile(r"位于|设于|坐落于|地处|[及其之随]后|被?用[来于]|一[名个位座种家所部本条项位只]|[（(][^）)]*[）)]|其中|[它他她]们?的")
+_PLACE_VERBS = r"位于|设于|坐落于|地处"
+_LEAD_WORDS = re.compile(rf"{_PLACE_VERBS}|[及其之随]后|被?用[来于]|一[名个位座种家所部本条项位只]|[（(][^）)]*[）)]|其中|[它他她]们?的")
 _BREAK = re.compile(r"[。！？!?；;]")
 # Verbs that give a thing's other name: a question's "又叫什么" is answered by the sentence's "又名…"
 # or "简称…" as well as by its own verb.
@@ -63,6 +64,7 @@ def completed(question: str) -> str:
     return question.rstrip("？? ") + "什么？"
 
 
+@lru_cache(maxsize=1024)  # asked of every sentence by several slot finders
 def _parts(question: str) -> tuple[str, str, str] | None:
     q = _TAIL.sub("", _LEAD.sub("", completed(question).strip()))
     m = WH.search(q)
@@ -79,6 +81,14 @@ def _tagger():
     from .lexical import _jieba  # noqa: PLC0415 - the same dictionary as everything else
 
     return jieba.posseg.POSTokenizer(_jieba())
+
+
+def _starts(words: tuple[tuple[str, str], ...]) -> list[int]:
+    """Where each tagged word starts, and where the last one ends."""
+    at = [0]
+    for w, _ in words:
+        at.append(at[-1] + len(w))
+    return at
 
 
 @lru_cache(maxsize=4096)
@@ -275,10 +285,26 @@ def _before_its_kind(left: str, sentence: str) -> tuple[int, int, str, int] | No
     return None
 
 
-_PLACED_AT = re.compile(r"位于|坐落于|地处|设于")
+_PLACED_AT = re.compile(_PLACE_VERBS)
 _PLACE_OF = re.compile(r"([\u4e00-\u9fff]{1,2})地点?$")  # 出生地, 原产地, 发源地: where something was done
 _WHERE = ("哪里", "哪儿", "何处", "何地", "什么地方", "哪")
-_WHERE_ASKED = ("哪里", "哪儿", "何处", "何地", "什么地方", "在哪")  # a place itself is asked, not 哪个…
+_WHERE_ASKED = (*(w for w in _WHERE if w != "哪"), "在哪")  # a place itself is asked, not 哪个…
+
+
+def _the_place(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """Asked where, the span as a place: one ending on no place gives way to what follows 位于 ("X是中国
+    省级博物馆，位于某市某街"); places followed by 的 and no place end there ("栖息在南亚的亚洲野驴亚种" → 南亚,
+    but "泰国的首都曼谷的某县" is all one place)."""
+    def ends_on_place(a: int, b: int) -> bool:
+        return a < b and tags(sentence[a:b])[-1][1].startswith("ns")
+
+    if start < end and not ends_on_place(start, end) and (placed := _PLACED_AT.search(sentence, start)) and \
+            placed.end() < _clause_end(sentence, placed.end()):
+        start, end = placed.end(), _clause_end(sentence, placed.end())
+    if (lead := _places_first(sentence[start:end])) and sentence.startswith("的", start + lead) and \
+            not ends_on_place(start, end):
+        end = start + lead
+    return start, end
 
 
 def _place_of(question: str, sentence: str) -> Slot | None:
@@ -414,9 +440,7 @@ def _look(question: str, sentence: str) -> Slot | None:
         return None
     ends = _LOOK_END[(asked.group(1) or asked.group(2))[-1]]
     words = tags(sentence)
-    at = [0]
-    for w, _ in words:
-        at.append(at[-1] + len(w))
+    at = _starts(words)
     found = []  # (start, end) of each colour or shape word
     for k, (w, _) in enumerate(words):
         prev, flag = words[k - 1] if k else ("", "x")
@@ -498,15 +522,13 @@ def _occupation(question: str, sentence: str) -> Slot | None:
     if _JOB_Q.search(question) is None:
         return None
     words = tags(sentence)
-    at = [0]
-    for w, _ in words:
-        at.append(at[-1] + len(w))
+    at = _starts(words)
     found = []
     for k, (w, _) in enumerate(words):
-        if not _JOB.search(w) or w in question:
+        if not (job := _JOB.search(w)) or w in question:
             continue
         start, end = at[k], at[k + 1]
-        lead = w[:_JOB.search(w).start()]
+        lead = w[:job.start()]
         if all(flag.startswith("ns") for _, flag in tags(lead)):
             start += len(lead)  # "台湾歌手" → 歌手: where is not what
         while k and words[k - 1][1] == "n" and words[k - 1][0] not in question:
@@ -649,7 +671,6 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
             # "可追溯到什么时期" ↔ "其制度可以追溯至西周时期": the question ends on the answer's kind, which
             # the sentence says after what is asked, and a verb's 至/于/为 opens it
             start, end = tie.end(), end + len(head)
-    wherever = any(w in question for w in _WHERE_ASKED)
     start, end = _halves(sentence, start, end)
     if (kept := _restated(question, sentence, start, end, head)) is None:
         return None
@@ -668,13 +689,8 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
     elif (one := _PLACE_ONE_OF.search(sentence, start, end)) and \
             all(flag.startswith(("ns", "f")) for _, flag in tags(sentence[start:one.start()])):
         end = one.start()  # "分布于热带美洲的一种多年生植物": the place, not what is found there
-    if wherever and start < end and not tags(sentence[start:end])[-1][1].startswith("ns") and \
-            (placed := _PLACED_AT.search(sentence, start)) and placed.end() < _clause_end(sentence, placed.end()):
-        # "X是中国省级博物馆，位于某市某街": asked where, a span naming no place gives way to what follows 位于
-        start, end = placed.end(), _clause_end(sentence, placed.end())
-    if wherever and (lead := _places_first(sentence[start:end])) and sentence.startswith("的", start + lead) and \
-            not tags(sentence[start:end])[-1][1].startswith("ns"):
-        end = start + lead  # "栖息在南亚的亚洲野驴亚种" → 南亚, but "泰国的首都曼谷的某县" is all one place
+    if any(w in question for w in _WHERE_ASKED):
+        start, end = _the_place(sentence, start, end)
     if head in _COUNTRY and (country := _places_first(sentence[start:end])):
         end = start + country  # "哪个国家的赛车手" ↔ "一位葡萄牙F1赛车手" → 葡萄牙
     elif head and (at := sentence.find(head, start + 1, end)) > 0 and at + len(head) < end:
