@@ -48,6 +48,11 @@ _PINYIN = re.compile(
 _BROKEN_PINYIN = re.compile(rf"\?[{_PINYIN_LETTERS}]{{1,7}}\)[^\s(（]{{0,3}}(?=\([{_PINYIN_LETTERS}]{{1,7}}\))")
 _PAGE_NUMBER = re.compile(r"^(?:[-—–]\s*\d{1,4}\s*[-—–]|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?"
                           r"|\d{1,4}\s*/\s*\d{1,4}|[Pp]age\s*\d{1,4}(?:\s*of\s*\d{1,4})?)$")
+# MediaWiki's script-conversion markup in text scraped from a wiki: "-{zh-hans:悉尼;zh-tw:雪梨;}-" keeps
+# one variant (simplified first, as the service reads), "-{原文}-" and "-{T|原文}-" (a flag before |) its text.
+_WIKI_CONVERT = re.compile(r"-\{(?:[A-Za-z;+\-]{1,8}\|)?([^{}|]{1,200})\}-")
+_WIKI_VARIANT = re.compile(r"\s*(zh(?:-[a-z]+)?)\s*:\s*([^;]*?)\s*(?:;|$)")
+_WIKI_PREFERRED = ("zh-hans", "zh-cn", "zh-sg", "zh-my", "zh", "zh-hant", "zh-tw", "zh-hk", "zh-mo")
 _PAGE_BREAK = re.compile(r"(?<=\n)\f|\f(?=\n)")
 _TRAILING_SPACE = re.compile(r"[ \t\u3000\xa0]+$", re.MULTILINE)
 _LEADING_SPACE = re.compile(r"^[ \t\u3000\xa0]+", re.MULTILINE)
@@ -109,12 +114,29 @@ def _without_breaks(text: str, a: int, b: int) -> list[tuple[int, int]]:
     return [(x, y) for x, y in out if y > x]
 
 
+def _wiki_markup_spans(text: str) -> list[tuple[int, int]]:
+    """Everything of each conversion block but the variant kept."""
+    spans = []
+    for m in _WIKI_CONVERT.finditer(text):
+        inner = m.group(1)
+        variants = list(_WIKI_VARIANT.finditer(inner))
+        if variants and "".join(v.group(0) for v in variants) == inner:
+            rank = {tag: i for i, tag in enumerate(_WIKI_PREFERRED)}
+            kept = min(variants, key=lambda v: rank.get(v.group(1), len(rank)))
+            a, b = m.start(1) + kept.start(2), m.start(1) + kept.end(2)
+        else:
+            a, b = m.start(1), m.end(1)
+        spans.extend(span for span in ((m.start(), a), (b, m.end())) if span[1] > span[0])
+    return spans
+
+
 def clean(raw: str) -> CleanText:
-    """Strip chrome, pinyin and stray separators; collapse blank runs. Script is unchanged."""
+    """Strip chrome, pinyin, wiki markup and stray separators; collapse blank runs. Script is unchanged."""
     text, offs = raw, list(range(len(raw)))
     # Pinyin first, so chrome lines in traditional script are recognisable.
     text, offs = _delete(text, offs, _regex_spans(_BROKEN_PINYIN, text))
     text, offs = _delete(text, offs, _regex_spans(_PINYIN, text))
+    text, offs = _delete(text, offs, _wiki_markup_spans(text))
     text, offs = _delete(text, offs, _chrome_line_spans(text))
     text, offs = _delete(text, offs, _regex_spans(_PAGE_BREAK, text))
     for pattern in (_CHROME_SPANS, _IMAGE_NAME, _TRAILING_SPACE, _LEADING_SPACE):

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 # The asking word and what it asks for; longest first so 什么时候 is not read as 什么.
-WH = re.compile(r"什么时候|什么地方|什么人|哪一年|哪一天|哪个|哪位|哪里|哪儿|哪座|哪家|哪国|哪种|哪类|哪部|哪本|哪|什么|谁|何地|何处|何人|多少|几")
+WH = re.compile(r"什么时候|什么地方|什么人|哪一年|哪一天|哪个|哪位|哪里|哪儿|哪座|哪家|哪国|哪种|哪类|哪部|哪本|哪|什么|谁|何地|何处|何人|何种|何职|多少|几")
 _LEAD = re.compile(r"^(?:请问|那么|那)\s*")
 _TAIL = re.compile(r"[呢吗啊呀]?\s*[？?。！!]*$")
 # Words that stand between the restated part and the answer without being part of the answer.
-_EDGE_LEFT = "是为在于由被叫称作成了的和与及、，,：: "
+_EDGE_LEFT = "是为在于由被叫称作成了着的和与及、，,：: "
 _EDGE_RIGHT = "的是了则也都就才又便亦而，,。；;：: "
 _PREPOSITIONS = "由被在给向对与和从把将以于跟同"
 _PLACED = "于在自至到"  # after a verb: where it happened ("发现于…")
@@ -30,7 +30,7 @@ _TIED = re.compile(r"[于在自至到为是](?!.*[于在自至到为是])")  # t
 # pronoun's "它的", the "用来" of what a thing is used for, a parenthesis right after the subject
 # ("蒙泰罗（Tiago…，1976年生）是一名葡萄牙赛车手").
 _PLACE_VERBS = r"位于|设于|坐落于|地处"
-_LEAD_WORDS = re.compile(rf"{_PLACE_VERBS}|[及其之随]后|被?用[来于]|一[名个位座种家所部本条项位只]|[（(][^）)]*[）)]|其中|[它他她]们?的")
+_LEAD_WORDS = re.compile(rf"{_PLACE_VERBS}|分别[为是]|[便就即乃正]是|[及其之随]后|被?用[来于]|一[名个位座种家所部本条项位只]|[（(][^）)]*[）)]|其中|[它他她]们?的")
 _BREAK = re.compile(r"[。！？!?；;]")
 # Verbs that give a thing's other name: a question's "又叫什么" is answered by the sentence's "又名…"
 # or "简称…" as well as by its own verb.
@@ -51,7 +51,7 @@ class Slot:
 
 
 # Question words that stand before a noun ("哪个部门", "什么机构"): that noun is the answer's head.
-_DETERMINERS = {"哪个", "哪座", "哪家", "哪国", "哪种", "哪类", "哪部", "哪本", "哪", "什么", "哪位"}
+_DETERMINERS = {"哪个", "哪座", "哪家", "哪国", "哪种", "哪类", "哪部", "哪本", "哪", "什么", "哪位", "何种"}
 
 
 _ELIDED = re.compile(r"(?:是|为|叫|叫做|称为)\s*[？?]+\s*$")
@@ -202,6 +202,9 @@ def _other_name(question: str, sentence: str) -> Slot | None:
             if said.start() - at > NAME_NEAR:
                 continue
             start, end = _halves(sentence, said.end(), _clause_end(sentence, said.end()))
+            if (again := _NAMING_S.search(sentence, start, end)) and \
+                    (sep := sentence.rfind("、", start, again.start())) > start:
+                end = sep  # "甲本名某、乙本名某": another's name follows
             if MIN_RUN <= end - start <= MAX_SPAN and not _BREAK.search(sentence, start, end):
                 return Slot(start, end, min(1.0, (n + len(verb.group(0))) / (len(parts[0]) or 1)))
     return None
@@ -212,6 +215,7 @@ _CLOSERS = {v: k for k, v in _PAIRS.items()}
 _ONE_OF = re.compile(r"的?一[个种位部座条家名只本项类]$")
 _PLACE_ONE_OF = re.compile(r"的一[个种位部座条家名只本项类]")
 _COUNTRY = {"国家", "国"}
+_PRAISED = re.compile(r"的(?=[^的]+$)")  # the span's last 的
 _ORIGINAL = re.compile(r"[（(][A-Za-z][A-Za-z0-9 .,'&·\-]*[)）]$")
 
 
@@ -293,17 +297,16 @@ _WHERE_ASKED = (*(w for w in _WHERE if w != "哪"), "在哪")  # a place itself 
 
 def _the_place(sentence: str, start: int, end: int) -> tuple[int, int]:
     """Asked where, the span as a place: one ending on no place gives way to what follows 位于 ("X是中国
-    省级博物馆，位于某市某街"); places followed by 的 and no place end there ("栖息在南亚的亚洲野驴亚种" → 南亚,
-    but "泰国的首都曼谷的某县" is all one place)."""
+    省级博物馆，位于某市某街"); one still ending on no place ends at its last 的 after a place ("栖息在南亚的
+    亚洲野驴亚种" → 南亚, "位于某县头城镇的观光渔港" → 某县头城镇; "泰国的首都曼谷的某县" is all one place)."""
     def ends_on_place(a: int, b: int) -> bool:
         return a < b and tags(sentence[a:b])[-1][1].startswith("ns")
 
     if start < end and not ends_on_place(start, end) and (placed := _PLACED_AT.search(sentence, start)) and \
             placed.end() < _clause_end(sentence, placed.end()):
         start, end = placed.end(), _clause_end(sentence, placed.end())
-    if (lead := _places_first(sentence[start:end])) and sentence.startswith("的", start + lead) and \
-            not ends_on_place(start, end):
-        end = start + lead
+    if not ends_on_place(start, end):
+        end = next((at for at in range(end - 1, start, -1) if sentence[at] == "的" and ends_on_place(start, at)), end)
     return start, end
 
 
@@ -564,26 +567,30 @@ def _agent(question: str, sentence: str, bare: bool = False) -> Slot | None:
             not (m := _AGENT_Q.search(parts[0].rstrip("是为"))) or bool(m.group(2)) != bare or \
             (verb := m.group(1) or m.group(2)) in ("主人", "负责"):
         return None
+    subject = parts[0][:m.start()].rstrip("的")
+    shared = _suffix_run(subject, sentence)[1] if len(subject) >= MIN_RUN else 0
+    found = []  # (the question's characters its clause holds, Slot), in the sentence's order
     for at in (k.start() for k in re.finditer(re.escape(verb), sentence)):
         by = None
         named = re.match(rf"{re.escape(verb)}(?:者|方|人|商)(?:是|为)", sentence[at:])
         if named:  # "主办者为某协会"
             start, end = at + named.end(), _clause_end(sentence, at + named.end())
+            clause = sentence[at:end]
         else:
-            clause = _clause_before(sentence, at)
-            if clause is None:
+            if (before := _clause_before(sentence, at)) is None:
                 continue
-            start, end = clause
+            start, end = before
+            clause = sentence[start:end]
             if by := _AGENT_BY.search(sentence, start, end):  # "由某协会（所）主办"
                 start, end = by.start(1), by.end(1)
         start, end = _halves(sentence, start, end)
-        subject = parts[0][:m.start()].rstrip("的")
-        shared = _suffix_run(subject, sentence)[1] if len(subject) >= MIN_RUN else 0
         if not (named or by or shared) or bare and not by:
             continue  # a bare "某某主办" in a sentence that does not name X may be of anything
         if MIN_RUN <= end - start <= MAX_SPAN and sentence[start:end] not in question:
-            return Slot(start, end, min(1.0, (len(verb) + shared) / (len(parts[0]) or 1)))
-    return None
+            found.append((len(set(subject) & set(clause)),
+                          Slot(start, end, min(1.0, (len(verb) + shared) / (len(parts[0]) or 1)))))
+    # "此前由甲代理，目前由乙代理": the clause that says what else the question says (目前)
+    return max(found, key=lambda f: f[0])[1] if found else None
 
 
 def slot(question: str, sentence: str) -> Slot | None:
@@ -599,6 +606,23 @@ def slot(question: str, sentence: str) -> Slot | None:
     return _lined_up(question, sentence, *asked) or _agent(question, sentence)
 
 
+_APART = re.compile(r"[，,：:；;。！？!?（(]")  # a clause break or a gloss: "某某集团（简称某某）" is no restatement
+
+
+def _earlier(sentence: str, l_end: int, l_len: int, right: str) -> tuple[int, int, int]:
+    """The question's words before its asking word said twice, and those after it only after the first
+    time ("1997年主演电视剧《某剧》出道，2011年主演电视剧《另一剧》"): (l_end, r_start, r_len) of the
+    latest earlier time followed by them, else (l_end, -1, 0) as found."""
+    said = sentence[l_end - l_len:l_end]
+    at = sentence.rfind(said, 0, l_end - l_len)
+    while at >= 0:
+        r_start, r_len = _prefix_run(right, sentence, at + l_len)
+        if r_len and r_start < l_end - l_len and not _APART.search(sentence, at + l_len, r_start):
+            return at + l_len, r_start, r_len
+        at = sentence.rfind(said, 0, at)
+    return l_end, -1, 0
+
+
 def _lined_up(question: str, sentence: str, left: str, right: str, head: str, counted: bool, person: bool) \
         -> Slot | None:
     """The span between where the question's words before and after its asking word are found."""
@@ -610,6 +634,8 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
         if tied[1] > l_len and left[-1] not in sentence[tied[0]:_clause_end(sentence, tied[0])]:
             l_end, l_len = tied
     r_start, r_len = _prefix_run(right, sentence, max(l_end, 0)) if len(right) >= MIN_RUN else (-1, 0)
+    if l_len and not r_len and len(right) >= MIN_RUN:
+        l_end, r_start, r_len = _earlier(sentence, l_end, l_len, right)
     if head and len(right) - len(head) >= MIN_RUN:
         # "哪个农产品产量全国第一" ↔ "薏仁米产量全国第一": the sentence names the thing, not its kind
         without = _prefix_run(right[len(head):].lstrip("的"), sentence, max(l_end, 0))
@@ -675,20 +701,27 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
     if (kept := _restated(question, sentence, start, end, head)) is None:
         return None
     start, end = kept
-    if head and sentence.startswith(head, start) and end - start > len(head) + 1:
-        start += len(head)  # "什么游戏" ↔ "游戏某某": the name after its kind
-    while start < end and sentence[start] in _EDGE_LEFT or _LEAD_WORDS.match(sentence, start, end):
-        lead = _LEAD_WORDS.match(sentence, start, end)
-        start = lead.end() if lead else start + 1
+    while True:
+        if head and sentence.startswith(head, start) and end - start > len(head) + 1:
+            start += len(head)  # "什么游戏" ↔ "(是)游戏某某": the name after its kind
+        elif lead := _LEAD_WORDS.match(sentence, start, end):
+            start = lead.end()
+        elif start < end and sentence[start] in _EDGE_LEFT:
+            start += 1
+        else:
+            break
     while end > start and sentence[end - 1] in _EDGE_RIGHT:
         end -= 1
     if (latin := _ORIGINAL.search(sentence, start, end)) and latin.start() - start >= MIN_RUN:
         end = latin.start()  # "某某（Thomas Holtz）": the name, without its original spelling
     if (one := _ONE_OF.search(sentence, start, end)) and one.start() > start:
         end = one.start()  # "…坚尾龙类的一个(演化支)": what it is one of
-    elif (one := _PLACE_ONE_OF.search(sentence, start, end)) and \
-            all(flag.startswith(("ns", "f")) for _, flag in tags(sentence[start:one.start()])):
+    elif (one := _PLACE_ONE_OF.search(sentence, start, end)) and one.start() > start and \
+            tags(sentence[start:one.start()])[-1][1].startswith(("ns", "f")):
         end = one.start()  # "分布于热带美洲的一种多年生植物": the place, not what is found there
+    if (praise := _PRAISED.search(sentence, start, end)) and praise.start() - start >= MIN_RUN and \
+            all(flag == "a" for _, flag in tags(sentence[praise.end():end])):
+        end = praise.start()  # "路易十四的宏伟(的骑马雕像)": a word of praise for what follows is not the answer
     if any(w in question for w in _WHERE_ASKED):
         start, end = _the_place(sentence, start, end)
     if head in _COUNTRY and (country := _places_first(sentence[start:end])):

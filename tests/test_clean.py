@@ -1,6 +1,8 @@
 """Cleaning the shipped corpus: chrome, pinyin and separators go; positions and script stay."""
 import re
 
+import pytest
+
 from conftest import PLAN, TRADITIONAL
 
 from qa.clean import clean
@@ -56,6 +58,19 @@ def test_chrome_span_inside_a_useful_line_keeps_the_rest(corpus_documents):
     doc = corpus_documents[PLAN]
     assert "发布日期:2021-08-18\xa0\xa0来源:湖南省市场监督管理局" in doc.text
     assert "放大字体" not in doc.text
+
+
+@pytest.mark.parametrize("raw,text", [
+    ("身长约30-{zh-cn:厘米; zh-hk:厘米; zh-tw:公分}-，尾短", "身长约30厘米，尾短"),  # the simplified variant
+    ("由-{zh-hk:罗拔;zh-tw:罗伯;}-执导", "由罗伯执导"),  # no simplified variant: the first of the rest
+    ("立为-{后}-，次年", "立为后，次年"),  # a word kept as written: its text
+    ("-{T|某某函式库}-某某函式库是", "某某函式库某某函式库是"),  # a flag before |
+    ("集合{a}-{b}中", "集合{a}-{b}中"),  # braces that are no conversion block
+])
+def test_wiki_conversion_markup_keeps_one_variant(raw, text):
+    cleaned = clean(raw)
+    assert cleaned.text == text
+    assert [raw[o] for o in cleaned.offsets] == list(cleaned.text)
 
 
 def test_separator_lines_of_question_marks_are_removed():

@@ -25,6 +25,8 @@ from qa.textnorm import normalize
     ("新规对小微企业有什么意义？", "sentence"),
     ("个体工商户是否需要年报？", "yes_no"),
     ("该机构的负责人是谁？", "who"),
+    ("他当年位居何职？", "entity"),  # 何职, 何种: a slot, not a sentence
+    ("这种颜料采用何种工艺制成？", "entity"),
     ("条例什么时候施行？", "when"),
     ("这座塔建于哪个世纪？", "when"),
     ("专项行动包括哪些内容？", "list"),
@@ -132,6 +134,22 @@ def test_a_question_is_classified_by_what_it_asks(question, kind):
     ("这种唱腔吸收了哪派的风格？", "这种唱腔吸收了马派稳健大方的风格。", "马派"),
     ("这条街在哪里？", "这条街是江苏省扬州市的一条东西向街道。", "江苏省扬州市"),  # the place, not what lies there
     ("这种野驴栖息在哪儿？", "这种野驴是栖息在南亚的亚洲野驴亚种。", "南亚"),
+    ("这座渔港在哪里？", "这座渔港是位于宜兰县头城镇的观光渔港，建于清代。", "宜兰县头城镇"),  # a place jieba cuts in two
+    ("这种藤本分布在什么地区？", "它是分布于热带美洲的一种多年生藤本，叶心形。", "热带美洲"),  # ends on a place
+    # the asked kind said before the name, after 是; a word of praise for what the question names next
+    ("这位剑客是什么游戏的男主角？", "这位剑客是游戏星海传说二代的男主角。", "星海传说二代"),
+    ("广场中央是哪个国王的骑马雕像？", "广场中央是国王腓力二世的宏伟的骑马雕像，建于十八世纪。", "腓力二世"),
+    ("那年，此人位居何职？", "那年，官升为枢密使。", "枢密使"),  # 何职 asks an office
+    ("张三的本名是什么？", "张三本名张建国、李四本名李卫东，二人皆为本地人。", "张建国"),  # not the next one's name too
+    # the doer whose clause says what else the question says
+    ("目前，该品牌的台湾代理人是谁？", "台湾方面，此前由甲公司代理，目前由乙公司代理。", "乙公司"),
+    # what opens no answer: 分别为, 便是, a 着 after the question's verb
+    ("条约双方的代表是谁？", "条约签订于某日，双方代表分别为张某与李某。", "张某与李某"),
+    ("这种输入法的要点是什么？", "这种输入法的要点便是「能打多少打多少」。", "「能打多少打多少」"),
+    ("他靠什么机会登上了一线队？", "他靠着名单扩编的机会登上一线队。", "名单扩编"),
+    # the question's words said twice: the time that its next words follow
+    ("他1997年主演电视剧什么出道？", "1997年主演电视剧《春风》出道，2011年监制并主演电视剧《秋雨》。", "《春风》"),
+    ("滨钢是什么的简称？", "滨钢集团有限公司（简称滨钢），是一家钢铁企业。", "滨钢集团有限公司"),  # a gloss, not a restatement
     ("这座公园位于什么地方？", "这座公园位于泰国的首都曼谷的巴吞旺县。", "泰国的首都曼谷的巴吞旺县"),  # one place
     ("滨海博物馆在哪？", "滨海博物馆是中国省级综合性博物馆，位于山东省青岛市红军街50号。", "山东省青岛市红军街50号"),
     ("这首歌的原唱是谁？", "同名主题曲《某歌》，由某某原唱，并由另一人作曲。", "某某"),  # "由X原唱"
@@ -308,12 +326,14 @@ def _best(question: str, text: str) -> str:
      "个体工商户应当于每年6月30日前报送年度报告。"),
     # number: a count in one numeral ("两个", never the article 一个), an ordinal for 第几, a Latin unit
     ("该校目前有几个校区？", "该校是一所综合性大学，目前有两个校区。", "两个"),
+    ("他有几个孩子？", "他曾因此入狱九个月，出狱后育有3名子女。", "3名"),  # 九个月 is a spell, not a count of 个
     ("该剧获得了第几名？", "该剧在评选中获得第3名，观众反响热烈。", "第3名"),
     ("雷达的探测距离是多少？", "该型雷达的探测距离为30km，精度较高。", "30km"),
     # number: a size in the asked dimension's unit, though its clause names only the dimension
     ("这种松树有多高？", "这种松树是当地特有树种，树高可达55米。", "55米"),
     # when: 哪一年 asks for the year of a fuller date; a decade stays whole
     ("首张专辑是哪一年发行的？", "她的首张专辑于2006年2月14日发行，销量不俗。", "2006年"),
+    ("该系统于哪年开始运作？", "1995年初整套系统进入警戒状态，开始运作。", "1995年"),  # not 1995年初
     ("这一风潮是从哪一年开始的？", "这一风潮从1990年代开始，至今不衰。", "1990年代"),
     # reason: what stands before the consequence ("…，因此…") is the reason
     ("为什么这种水果被称为开心果？", "这种水果成熟时果壳自然裂开，因此被称为开心果。", "这种水果成熟时果壳自然裂开"),
@@ -367,6 +387,11 @@ def test_a_verb_before_wei_shenme_asks_what_not_why(question, kind):
 def test_a_word_after_a_role_and_a_comma_is_not_taken_for_a_name():
     text = "2001年，他接替王光宇担任调查局局长，总计在位8年。"
     assert _best("2001年，他接替谁担任调查局局长？", text) != "总计"
+
+
+def test_a_dictionary_word_after_a_role_is_not_taken_for_a_name():
+    text = "在他担任市长时期，城区新建了三座桥。剧中，演员贝某饰演市长。"
+    assert _best("谁饰演的市长？", text) == "贝某"  # not 时期
 
 
 def test_a_who_question_naming_no_role_takes_the_name_inside_its_slot():

@@ -56,11 +56,20 @@ def quantities(text: str, q_numbers: set[str], durations: bool = False) -> list[
         before = text[m.start() - 1:m.start()] if m.start() else ""
         if value in q_numbers or after in "年月日号-/:：" and after or before in "-/:：" and before:
             continue
-        if re.fullmatch(r"(?:19|20)\d{2}", m.group(0)):  # a bare year
+        if re.fullmatch(r"(?:19|20)\d{2}", m.group(0)) or _spell_of_time(text, m):  # a bare year, "3个月"
             continue
         out.append(m)
-    return out + [m for m in _WORDS.finditer(text) if not _inside(m, out)
+    return out + [m for m in _WORDS.finditer(text) if not _inside(m, out) and not _spell_of_time(text, m)
                   and (figure := numeral_value(m.group(1))) is not None and figure not in q_numbers]
+
+
+_TIME_AFTER_GE = re.compile(r"多?(?:月|小时|星期|钟头|礼拜|工作日)")
+
+
+def _spell_of_time(text: str, m: re.Match) -> bool:
+    """"入狱九个月": a count of 个 that is a spell of time, no count of things (as a duration it is
+    found by _DURATION where one is asked)."""
+    return m.group(0).endswith("个") and bool(_TIME_AFTER_GE.match(text, m.end()))
 
 
 def _number_of(text: str) -> str | None:

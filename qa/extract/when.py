@@ -52,9 +52,9 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
             said = W.date_clause * coverage(s.norm[a:b], "", q.focus)
             end = m.end()
             year = re.match(_YEAR, m.group(0))
-            if year_only and year and re.match(r"\d", m.group(0)[year.end():year.end() + 1]) \
+            if year_only and year and re.match(r"[\d初底末]", m.group(0)[year.end():year.end() + 1]) \
                     and not re.search(_TO, m.group(0)):
-                end = m.start() + year.end()  # a month follows: "1990年代" stays whole
+                end = m.start() + year.end()  # a month or 初/底 follows: "1990年代" stays whole
             if bound := _BOUND.match(s.text, end):
                 end = bound.end()  # "1990年代以来", "1227年前后": a date given as a bound is answered so
             start = about.start() if (about := _ABOUT.search(s.text, 0, m.start())) else m.start()

@@ -16,7 +16,14 @@ FALLBACK = "sentence"
 _ROLE_AFTER = re.compile(rf"({ROLE})、?([\u4e00-\u9fff]{{2,3}}?)(?=[出对在表作主任率带说指强要称、，,。：:（(\s]|$)")
 _NOT_NAME = re.compile(r"[任担由为的和是在等及与对将把被从向到了着过省市县局长重要]$|^[的和是在等及与对将把被从到作出表主率带说指强要称]")
 _BYLINE = re.compile(r"(?:□|作者[:：]\s*|记者\s*|文/\s*)([\u4e00-\u9fff]{2,3})(?=[\s，,）)]|$)")
+_COMMON = {"n", "t", "v", "vn", "a", "ad", "an", "d", "f", "s", "ns", "nt", "m"}  # jieba's tags of what no name is
 _ROLE_BEFORE = re.compile(rf"(?:^|(?<=[，,、。；;\s□]))([\u4e00-\u9fff]{{2,3}})(?={ROLE})")
+
+
+def _common_word(name: str) -> bool:
+    """A word the dictionary knows as something other than a name ("市长时期" → 时期): no person."""
+    words = tags(name)
+    return len(words) == 1 and words[0][1] in _COMMON
 
 
 def _names(q: Asked, sentence: str, norm: str, occ) -> list[tuple[int, str, float]]:
@@ -27,7 +34,7 @@ def _names(q: Asked, sentence: str, norm: str, occ) -> list[tuple[int, str, floa
     out = []
     for a, b, byline in found:
         name = sentence[a:b]
-        if _NOT_NAME.search(normalize(name)):
+        if _NOT_NAME.search(normalize(name)) or _common_word(normalize(name)):
             continue
         near = normalize(sentence[max(0, a - 8):b + 4])
         if q.roles and not any(r in near for r in q.roles) and not (byline and {"作者", "记者"} & set(q.roles)):
