@@ -52,7 +52,8 @@ _PAGE_NUMBER = re.compile(r"^(?:[-—–]\s*\d{1,4}\s*[-—–]|第\s*\d{1,4}\s*
 # one variant (simplified first, as the service reads), "-{原文}-" and "-{T|原文}-" (a flag before |) its text.
 _WIKI_CONVERT = re.compile(r"-\{(?:[A-Za-z;+\-]{1,8}\|)?([^{}|]{1,200})\}-")
 _WIKI_VARIANT = re.compile(r"\s*(zh(?:-[a-z]+)?)\s*:\s*([^;]*?)\s*(?:;|$)")
-_WIKI_PREFERRED = ("zh-hans", "zh-cn", "zh-sg", "zh-my", "zh", "zh-hant", "zh-tw", "zh-hk", "zh-mo")
+_WIKI_RANK = {tag: rank for rank, tag in enumerate(("zh-hans", "zh-cn", "zh-sg", "zh-my", "zh", "zh-hant", "zh-tw",
+                                                     "zh-hk", "zh-mo"))}  # which variant is kept, first first
 _PAGE_BREAK = re.compile(r"(?<=\n)\f|\f(?=\n)")
 _TRAILING_SPACE = re.compile(r"[ \t\u3000\xa0]+$", re.MULTILINE)
 _LEADING_SPACE = re.compile(r"^[ \t\u3000\xa0]+", re.MULTILINE)
@@ -121,8 +122,7 @@ def _wiki_markup_spans(text: str) -> list[tuple[int, int]]:
         inner = m.group(1)
         variants = list(_WIKI_VARIANT.finditer(inner))
         if variants and "".join(v.group(0) for v in variants) == inner:
-            rank = {tag: i for i, tag in enumerate(_WIKI_PREFERRED)}
-            kept = min(variants, key=lambda v: rank.get(v.group(1), len(rank)))
+            kept = min(variants, key=lambda v: _WIKI_RANK.get(v.group(1), len(_WIKI_RANK)))
             a, b = m.start(1) + kept.start(2), m.start(1) + kept.end(2)
         else:
             a, b = m.start(1), m.end(1)

@@ -34,7 +34,7 @@ def _names(q: Asked, sentence: str, norm: str, occ) -> list[tuple[int, str, floa
     out = []
     for a, b, byline in found:
         name = sentence[a:b]
-        if _NOT_NAME.search(normalize(name)) or _common_word(normalize(name)):
+        if _NOT_NAME.search(simple := normalize(name)) or _common_word(simple):
             continue
         near = normalize(sentence[max(0, a - 8):b + 4])
         if q.roles and not any(r in near for r in q.roles) and not (byline and {"作者", "记者"} & set(q.roles)):
