@@ -342,6 +342,17 @@ def _without_adverbials(sentence: str, start: int, end: int) -> int:
     return start + kept if kept >= MIN_RUN and not words[k - 1][1].startswith(_ADVERBIAL) else end
 
 
+def _past_adverbs(sentence: str, start: int, end: int) -> int:
+    """Where a who-span starts past the adverbs and conjunctions opening it ("唯独某某", "但只有某某"): they
+    are never part of a name."""
+    at = start
+    for word, flag in tags(sentence[start:end]):
+        if not flag.startswith(("d", "c")) or end - at - len(word) < MIN_RUN:
+            break
+        at += len(word)
+    return at
+
+
 def _whose(sentence: str, start: int, end: int) -> tuple[int, int]:
     """"X是谁的将领" is answered by whose: the span up to its last 的 or 之 ("某群雄韩遂的信任(将领)" → 某群雄韩遂),
     and, when a verb stands in it, the nouns after that verb ("朝廷走访王蕴(的女儿)" → 王蕴)."""
@@ -634,6 +645,10 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
         if tied[1] > l_len and left[-1] not in sentence[tied[0]:_clause_end(sentence, tied[0])]:
             l_end, l_len = tied
     r_start, r_len = _prefix_run(right, sentence, max(l_end, 0)) if len(right) >= MIN_RUN else (-1, 0)
+    if not r_len and len(right) > MIN_RUN and (words := tags(right))[0][1] == "d":
+        # "谁一直跟随左右" ↔ "唯独某某跟随": the question's adverb, which the sentence need not say
+        right = right[len(words[0][0]):]
+        r_start, r_len = _prefix_run(right, sentence, max(l_end, 0)) if len(right) >= MIN_RUN else (-1, 0)
     if l_len and not r_len and len(right) >= MIN_RUN:
         l_end, r_start, r_len = _earlier(sentence, l_end, l_len, right)
     if head and len(right) - len(head) >= MIN_RUN:
@@ -658,6 +673,9 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
             end += len(head)
         elif counted and r_len <= 4:  # "实现了几证合一" ↔ "实现二十六证合一": the count and what it counts
             end = r_start + r_len
+    elif l_len and r_len == len(right) and sentence[r_start + r_len:r_start + r_len + 1] in ("：", ":"):
+        start = r_start + r_len + 1  # "包含哪两个族" ↔ "包含两个族：甲族、乙族": what the colon introduces
+        end = brk.start() if (brk := _BREAK.search(sentence, start)) else len(sentence)
     elif l_len and r_len:  # "成立了什么知识产权机构" ↔ "成立知识产权仲裁院": the answer starts at its kind
         # … but a person's title is not their name: "从师于哪位漫画家" ↔ "从师于漫画家某某" → 某某
         start = r_start + r_len if person and head else r_start
@@ -692,10 +710,11 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
                 end -= 1  # "由某某所创作": 所 goes with the verb
         if person:
             end = _without_adverbials(sentence, start, end)
-        elif head and right == head and sentence.startswith(head, end) and \
+        elif head and right.startswith(head) and sentence.startswith(head, end) and \
                 (tie := _TIED.search(sentence, start, end - 1)):
-            # "可追溯到什么时期" ↔ "其制度可以追溯至西周时期": the question ends on the answer's kind, which
-            # the sentence says after what is asked, and a verb's 至/于/为 opens it
+            # "可追溯到什么时期" ↔ "其制度可以追溯至西周时期": the question's next word is the answer's kind,
+            # which the sentence says after what is asked, and a verb's 至/于/为/是 opens it ("受到哪种音乐风格
+            # 的影响" ↔ "是欧洲流行音乐风格的舞曲")
             start, end = tie.end(), end + len(head)
     start, end = _halves(sentence, start, end)
     if (kept := _restated(question, sentence, start, end, head)) is None:
@@ -730,6 +749,8 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
         end = at + len(head)  # "哪个大学的学生" ↔ "某某大学物理系的学生" → 某某大学, "哪派的" → 某派: it ends with its kind
     if person and "谁的" in question:
         start, end = _whose(sentence, start, end)
+    elif person:
+        start = _past_adverbs(sentence, start, end)
     # what the answer is said of, which the question names after its 的: "哪种语言的音译" ↔ "某语音译" → 某语
     owner = right.rpartition("的")[2] if "的" in right else ""
     if len(owner) >= MIN_RUN and sentence.endswith(owner, start, end) and end - len(owner) - start >= MIN_RUN:

@@ -143,6 +143,11 @@ def test_a_question_is_classified_by_what_it_asks(question, kind):
     ("张三的本名是什么？", "张三本名张建国、李四本名李卫东，二人皆为本地人。", "张建国"),  # not the next one's name too
     # the doer whose clause says what else the question says
     ("目前，该品牌的台湾代理人是谁？", "台湾方面，此前由甲公司代理，目前由乙公司代理。", "乙公司"),
+    # 谁: the question's adverb the sentence need not say; the adverbs and conjunctions opening a doer
+    ("主帅在那场战役失败后，谁一直跟随左右？", "主帅在那场战役失败后，逃到山中，部众四散，唯独李某跟随。", "李某"),
+    ("谁拥有该职位的选举权？", "理事会由九位成员组成，但只有世袭统治者拥有该职位的选举权。", "世袭统治者"),
+    # the question's next word is the answer's kind, said after the answer and opened by 是
+    ("这两首歌受到了哪种音乐风格的影响？", "这两首歌是欧洲流行音乐风格的舞曲。", "欧洲流行音乐风格"),
     # what opens no answer: 分别为, 便是, a 着 after the question's verb
     ("条约双方的代表是谁？", "条约签订于某日，双方代表分别为张某与李某。", "张某与李某"),
     ("这种输入法的要点是什么？", "这种输入法的要点便是「能打多少打多少」。", "「能打多少打多少」"),
@@ -327,6 +332,8 @@ def _best(question: str, text: str) -> str:
     # number: a count in one numeral ("两个", never the article 一个), an ordinal for 第几, a Latin unit
     ("该校目前有几个校区？", "该校是一所综合性大学，目前有两个校区。", "两个"),
     ("他有几个孩子？", "他曾因此入狱九个月，出狱后育有3名子女。", "3名"),  # 九个月 is a spell, not a count of 个
+    # list: a question that counts its items, answered by what the sentence's colon introduces
+    ("该亚科包含哪两个族？", "学者提出该亚科包含两个族：甲龙族、乙龙族。", "甲龙族、乙龙族"),
     ("该剧获得了第几名？", "该剧在评选中获得第3名，观众反响热烈。", "第3名"),
     ("雷达的探测距离是多少？", "该型雷达的探测距离为30km，精度较高。", "30km"),
     # number: a size in the asked dimension's unit, though its clause names only the dimension

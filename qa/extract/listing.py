@@ -6,10 +6,14 @@ import re
 from ..numerals import value
 from ..textnorm import normalize
 from .base import Asked, Candidate, Passage, W, sentences
+from .entity import slot_candidates
 
 KIND = "list"
 RULES = ((40, re.compile(r"哪些|包括|包含|有哪几|哪几[个项类方面]|主要有|分别是")),)
 _ENUM = re.compile(r"[^，,。；;：:！？!?]*?[^，,。；;：:、！？!?]+(?:、[^，,。；;：:、！？!?]+){2,}")
+# "包含哪两个族": a question that counts what it asks for is answered like any slot, by what stands
+# where its words line up ("包含两个族：甲族、乙族"), as well as by an enumeration
+_COUNTED = re.compile(r"哪(?:[两二三四五六七八九十]|\d+)[个位种项类家条部名座所只支届次门]")
 _COUNT = re.compile(r"^(\d+|[一二两三四五六七八九十]+)(?:大|个|项|类|条|种|化|型|重|张|新)?")
 
 
@@ -30,8 +34,11 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
     if q.quoted and not all(x in normalize(text) or x in p.header for x in q.quoted):
         return []  # "“五个安全”是哪些": only a passage that speaks of “五个安全”
     counts = _counts(q.quoted)
+    counted = bool(_COUNTED.search(q.text))
     out = []
     for s in sentences(q, p):
+        if counted:
+            out.extend(slot_candidates(q, s, s.base))
         # The sentence that names the list, or the one right after ("完善“八大体系”。着力完善…").
         near_quote = W.list_near_quote if q.quoted and all(
             x in normalize(text[max(0, s.start - 30):s.end]) for x in q.quoted) else 0.0
