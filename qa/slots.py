@@ -215,7 +215,6 @@ _CLOSERS = {v: k for k, v in _PAIRS.items()}
 _ONE_OF = re.compile(r"的?一[个种位部座条家名只本项类]$")
 _PLACE_ONE_OF = re.compile(r"的一[个种位部座条家名只本项类]")
 _COUNTRY = {"国家", "国"}
-_PRAISED = re.compile(r"的(?=[^的]+$)")  # the span's last 的
 _ORIGINAL = re.compile(r"[（(][A-Za-z][A-Za-z0-9 .,'&·\-]*[)）]$")
 
 
@@ -738,9 +737,9 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
     elif (one := _PLACE_ONE_OF.search(sentence, start, end)) and one.start() > start and \
             tags(sentence[start:one.start()])[-1][1].startswith(("ns", "f")):
         end = one.start()  # "分布于热带美洲的一种多年生植物": the place, not what is found there
-    if (praise := _PRAISED.search(sentence, start, end)) and praise.start() - start >= MIN_RUN and \
-            all(flag == "a" for _, flag in tags(sentence[praise.end():end])):
-        end = praise.start()  # "路易十四的宏伟(的骑马雕像)": a word of praise for what follows is not the answer
+    if (praise := sentence.rfind("的", start, end)) - start >= MIN_RUN and \
+            all(flag == "a" for _, flag in tags(sentence[praise + 1:end])):
+        end = praise  # "路易十四的宏伟(的骑马雕像)": a word of praise for what follows is not the answer
     if any(w in question for w in _WHERE_ASKED):
         start, end = _the_place(sentence, start, end)
     if head in _COUNTRY and (country := _places_first(sentence[start:end])):
