@@ -17,24 +17,27 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 # The asking word and what it asks for; longest first so 什么时候 is not read as 什么.
-WH = re.compile(r"什么时候|什么地方|什么人|哪一年|哪一天|哪个|哪位|哪里|哪儿|哪座|哪家|哪国|哪种|哪类|哪部|哪本|哪|什么|谁|何地|何处|何人|何种|何职|多少|几")
+# 哪一个, 哪一位…: read as 哪个, 哪位 (`_ONE_WHICH`)
+WH = re.compile(r"什么时候|什么地方|什么人|哪一年|哪一天|哪一[个位座家国种类部本]|哪个|哪位|哪里|哪儿|哪座|哪家|哪国|哪种|哪类|哪部|哪本|哪|什么|谁|何地|何处|何人|何种|何职|多少|几")
 _LEAD = re.compile(r"^(?:请问|那么|那)\s*")
 _TAIL = re.compile(r"[呢吗啊呀]?\s*[？?。！!]*$")
 # Words that stand between the restated part and the answer without being part of the answer.
 _EDGE_LEFT = "是为在于由被叫称作成了着的和与及、，,：: "
 _EDGE_RIGHT = "的是了则也都就才又便亦而，,。；;：: "
+_TOGETHER = ("一起", "同时")  # the question's "和谁一起参与", which the sentence need not say
 _PREPOSITIONS = "由被在给向对与和从把将以于跟同"
 _PLACED = "于在自至到"  # after a verb: where it happened ("发现于…")
 _TIED = re.compile(r"[于在自至到为是](?!.*[于在自至到为是])")  # the last such tie of a span
 # Words that open the answer's clause without being the answer: a verb of place, "及后", "一名", "其中", a
 # pronoun's "它的", the "用来" of what a thing is used for, a parenthesis right after the subject
-# ("蒙泰罗（Tiago…，1976年生）是一名葡萄牙赛车手").
+# ("蒙泰罗（Tiago…，1976年生）是一名葡萄牙赛车手"), a time the clause opens with ("1980年代中某公司").
 _PLACE_VERBS = r"位于|设于|坐落于|地处"
-_LEAD_WORDS = re.compile(rf"{_PLACE_VERBS}|分别[为是]|[便就即乃正]是|[及其之随]后|被?用[来于]|一[名个位座种家所部本条项位只]|[（(][^）)]*[）)]|其中|[它他她]们?的")
+_LEAD_WORDS = re.compile(rf"{_PLACE_VERBS}|\d{{2,4}}年代?[初中末间](?:期|叶)?|分别[为是]|[便就即乃正]是|[及其之随]后|被?用[来于]|"
+                         r"一[名个位座种家所部本条项位只间支艘架款首件场]|[（(][^）)]*[）)]|其中|[它他她]们?的|叫做|称作")
 _BREAK = re.compile(r"[。！？!?；;]")
 # Verbs that give a thing's other name: a question's "又叫什么" is answered by the sentence's "又名…"
 # or "简称…" as well as by its own verb.
-_NAMING = r"(?:又名|又称|原名|本名|初名|曾名|旧称|原称|别名|别称|俗名|俗称|简称|全称|通称|学名|又叫|也叫|叫做|称之为|称为|称作|名为|名叫)"
+_NAMING = r"(?:史称|人称|尊称|号称|昵称|外号|绰号|艺名|笔名|法号|谥号|又名|又称|原名|本名|初名|曾名|旧称|原称|别名|别称|俗名|俗称|简称|全称|通称|学名|又叫|也叫|叫做|称之为|称为|称作|名为|名叫)"
 _NAMING_Q = re.compile(rf"的?(?:{_NAMING}|叫|(?<![\u4e00-\u9fff])[字号]|(?<=的)[字号])+之?$")  # 之: "又称之为什么"
 _NAMING_S = re.compile(rf"(?:{_NAMING})[做为作]?|(?<=[，,、(（])[字号]")
 NAME_NEAR = 12  # characters: a naming verb further from the subject names something else
@@ -52,6 +55,7 @@ class Slot:
 
 # Question words that stand before a noun ("哪个部门", "什么机构"): that noun is the answer's head.
 _DETERMINERS = {"哪个", "哪座", "哪家", "哪国", "哪种", "哪类", "哪部", "哪本", "哪", "什么", "哪位", "何种"}
+_ONE_WHICH = re.compile(r"^哪一(?=[个位座家国种类部本])")
 
 
 _ELIDED = re.compile(r"(?:是|为|叫|叫做|称为)\s*[？?]+\s*$")
@@ -70,7 +74,7 @@ def _parts(question: str) -> tuple[str, str, str] | None:
     m = WH.search(q)
     if not m:
         return None
-    return q[:m.start()], m.group(0), q[m.end():]
+    return q[:m.start()], _ONE_WHICH.sub("哪", m.group(0)), q[m.end():]
 
 
 @lru_cache(maxsize=1)
@@ -210,6 +214,34 @@ def _other_name(question: str, sentence: str) -> Slot | None:
     return None
 
 
+# "X的英文名称是什么" ↔ "X（英语：Y）" or "英文全称：Y": a name in another script, said after its
+# language, else the Latin gloss that follows the subject's name
+_SCRIPT = r"英文|英语|外文|拉丁文|拉丁语|法文|法语|德文|德语|西班牙语|葡萄牙语|意大利语"
+_SCRIPT_Q = re.compile(rf"的?({_SCRIPT})(全称|简称|缩写|名称|名字|名|译名|原名)?$")
+_SCRIPT_S = re.compile(rf"(?:{_SCRIPT})(全称|简称|缩写|名称|名)?\s*[:：]\s*(?=[A-Za-z])")
+_GLOSS = re.compile(r"\s*[（(]\s*(?=[A-Za-z])")
+_LATIN_END = re.compile(r"[，,；;。）)]")
+
+
+def _latin_name(question: str, sentence: str) -> Slot | None:
+    parts = _parts(question)
+    if parts is None or parts[2].strip("的是") or not (asked := _SCRIPT_Q.search(parts[0].rstrip("是为叫"))):
+        return None
+    short = asked.group(2) in ("简称", "缩写")
+    said = [m for m in _SCRIPT_S.finditer(sentence) if (m.group(1) in ("简称", "缩写")) == short]
+    subject = parts[0][:asked.start()]
+    if said:
+        start = said[0].end()
+    elif not short and len(subject) >= MIN_RUN and (run := _suffix_run(subject, sentence))[1] >= MIN_RUN and \
+            (gloss := _GLOSS.match(sentence, run[0])):
+        start = gloss.end()
+    else:
+        return None
+    end = brk.start() if (brk := _LATIN_END.search(sentence, start)) else len(sentence)
+    end = start + len(sentence[start:end].rstrip())
+    return Slot(start, end, 1.0) if MIN_RUN <= end - start <= MAX_SPAN * 2 else None
+
+
 _PAIRS = {"“": "”", "《": "》", "「": "」", "『": "』", "（": "）", "(": ")"}
 _CLOSERS = {v: k for k, v in _PAIRS.items()}
 _ONE_OF = re.compile(r"的?一[个种位部座条家名只本项类]$")
@@ -220,8 +252,8 @@ _ORIGINAL = re.compile(r"[（(][A-Za-z][A-Za-z0-9 .,'&·\-]*[)）]$")
 
 def _halves(sentence: str, start: int, end: int) -> tuple[int, int]:
     """The span without half a quotation or bracket: an opener never closed in it ends it ("某银行（"
-    → 某银行; at its start it is dropped); so does a closer never opened ("某名）是…"), but one at its
-    start is dropped ("”为某语音译")."""
+    → 某银行; at its start it is dropped); so does a closer never opened ("某名）是…", "某中心（Ab））"),
+    but one at its start is dropped ("”为某语音译")."""
     for k in range(start, end):
         ch = sentence[k]
         if ch in _PAIRS and _PAIRS[ch] not in sentence[k + 1:end]:
@@ -229,7 +261,7 @@ def _halves(sentence: str, start: int, end: int) -> tuple[int, int]:
                 start += 1
                 continue
             return start, k
-        if ch in _CLOSERS and _CLOSERS[ch] not in sentence[start:k]:
+        if ch in _CLOSERS and sentence.count(_CLOSERS[ch], start, k) <= sentence.count(ch, start, k):
             if k - start > 1:  # "某名）是…": the answer is what it closes
                 return start, k
             start = k + 1
@@ -257,6 +289,13 @@ def _places_first(span: str) -> int:
             break
         at += len(word)
     return at if 0 < at < len(span) else 0
+
+
+def _first_of_places(span: str) -> int:
+    """The length of the first of several place names a span is made of ("新加坡欧南区": the country
+    first, then its parts), else 0."""
+    words = tags(span)
+    return len(words[0][0]) if len(words) > 1 and all(flag.startswith("ns") for _, flag in words) else 0
 
 
 _CALLED = re.compile(r"(?:叫做|叫|称作|称)$")
@@ -294,19 +333,49 @@ _WHERE = ("哪里", "哪儿", "何处", "何地", "什么地方", "哪")
 _WHERE_ASKED = (*(w for w in _WHERE if w != "哪"), "在哪")  # a place itself is asked, not 哪个…
 
 
+_ADDRESS = re.compile(r"\d+号$")  # "某路8号": a street address ends on its number
+
+
+def _a_place(text: str) -> bool:
+    """`text` ends on a place name (jieba's ns) or on a street address's number."""
+    return tags(text)[-1][1].startswith("ns") or bool(_ADDRESS.search(text))
+
+
 def _the_place(sentence: str, start: int, end: int) -> tuple[int, int]:
     """Asked where, the span as a place: one ending on no place gives way to what follows 位于 ("X是中国
     省级博物馆，位于某市某街"); one still ending on no place ends at its last 的 after a place ("栖息在南亚的
-    亚洲野驴亚种" → 南亚, "位于某县头城镇的观光渔港" → 某县头城镇; "泰国的首都曼谷的某县" is all one place)."""
+    亚洲野驴亚种" → 南亚, "位于某县头城镇的观光渔港" → 某县头城镇; "泰国的首都曼谷的某县" is all one place);
+    one saying 位于 inside starts after it."""
     def ends_on_place(a: int, b: int) -> bool:
-        return a < b and tags(sentence[a:b])[-1][1].startswith("ns")
+        return a < b and _a_place(sentence[a:b])
 
     if start < end and not ends_on_place(start, end) and (placed := _PLACED_AT.search(sentence, start)) and \
             placed.end() < _clause_end(sentence, placed.end()):
         start, end = placed.end(), _clause_end(sentence, placed.end())
+    elif (placed := _PLACED_AT.search(sentence, start + 1, end)) and ends_on_place(placed.end(), end) and \
+            "的" not in sentence[placed.end():end]:
+        start = placed.end()  # "某公司同样位于某市": what is placed is not the place (in "甲位于某海岸的乙港", 的 makes it 乙's)
     if not ends_on_place(start, end):
         end = next((at for at in range(end - 1, start, -1) if sentence[at] == "的" and ends_on_place(start, at)), end)
     return start, end
+
+
+_HOME_Q = re.compile(r"(?:祖籍|籍贯|原籍)(?:是|在|为)?$")
+_HOME_S = re.compile(r"(?:^|[，,])([^，,。；;]{2,40}?)人(?=[，,。；;])")
+
+
+def _home_of(question: str, sentence: str) -> Slot | None:
+    """"X祖籍何处" ↔ "X，河南郡洛阳县人，…": where the sentence says no 祖籍, the place its clause
+    calls the subject a native of."""
+    parts = _parts(question)
+    if parts is None or parts[1] not in _WHERE or parts[2].strip("的是") or not _HOME_Q.search(parts[0]) or \
+            re.search(r"祖籍|籍贯|原籍", sentence):
+        return None
+    for m in _HOME_S.finditer(sentence):
+        start, end = _halves(sentence, m.start(1), m.end(1))
+        if end - start >= MIN_RUN and any(flag.startswith("ns") for _, flag in tags(sentence[start:end])):
+            return Slot(start, end, 0.5)
+    return None
 
 
 def _place_of(question: str, sentence: str) -> Slot | None:
@@ -316,10 +385,11 @@ def _place_of(question: str, sentence: str) -> Slot | None:
     if parts is None or parts[1] not in _WHERE or parts[2].strip("的是") or \
             not (m := _PLACE_OF.search(left := parts[0].rstrip("在是为位于"))):
         return None
-    said = re.search(rf"{re.escape(m.group(1))}[于在自]", sentence)
+    # "出生地" ↔ "出生于…" or, shorter, "生于…" ("发源地" ↔ "源于", "原产地" ↔ "产于")
+    said = re.search(rf"{re.escape(m.group(1))}[于在自]", sentence) or re.search(rf"{re.escape(m.group(1)[-1])}于", sentence)
     if said is None:
         return None
-    start, end = said.end(), _clause_end(sentence, said.end())
+    start, end = _halves(sentence, said.end(), _clause_end(sentence, said.end()))
     if not 0 < end - start <= MAX_SPAN:
         return None
     subject = left[:m.start()].rstrip("的")
@@ -366,6 +436,17 @@ def _whose(sentence: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def _word_end(sentence: str, said: int, at: int, before: int) -> int:
+    """Where the span after the question's words said from `said` to `at` starts: past the rest of a
+    word they end inside ("派谁送信" ↔ "派遣某某送信" → 某某), unless that word runs on to `before`."""
+    pos = said
+    for word, _ in tags(sentence[said:before]):
+        if pos < at < pos + len(word):
+            return pos + len(word) if pos + len(word) < before else at
+        pos += len(word)
+    return at
+
+
 def _torn(sentence: str, start: int, end: int) -> bool:
     """A one-character span torn out of a word ("收藏家" → 家) is no answer."""
     if end - start != 1:
@@ -401,7 +482,7 @@ def _restated(question: str, sentence: str, start: int, end: int, head: str) -> 
 
 
 _OPENERS = set(_PAIRS) - {"（", "("}  # a title's or a quotation's opening mark
-_TIES = {"于", "以", "在", "由", "从"} | _OPENERS
+_TIES = {"于", "以", "在", "由", "从", "认为", "表示", "指出"} | _OPENERS  # …and whose words are reported
 
 
 # "担任什么职务", "任何职", "居何职": an office held, which a sentence gives after its verb of office.
@@ -593,6 +674,10 @@ def _agent(question: str, sentence: str, bare: bool = False) -> Slot | None:
             clause = sentence[start:end]
             if by := _AGENT_BY.search(sentence, start, end):  # "由某协会（所）主办"
                 start, end = by.start(1), by.end(1)
+            elif sentence[at + len(verb):at + len(verb) + 1] in ("者", "方", "人", "商") and \
+                    (copula := sentence.rfind("是", start, at)) - start >= MIN_RUN:
+                # "研究人员认为某科是它们主要授粉者": who is said to be the asked noun, past the question's words
+                start, end = _restated(question, sentence, start, copula, "") or (start, copula)
         start, end = _halves(sentence, start, end)
         if not (named or by or shared) or bare and not by:
             continue  # a bare "某某主办" in a sentence that does not name X may be of anything
@@ -608,9 +693,10 @@ def slot(question: str, sentence: str) -> Slot | None:
     asked = _asked(question)
     if asked is None:
         return None
-    named = _other_name(question, sentence) or _place_of(question, sentence) or _office(question, sentence) or \
+    named = _other_name(question, sentence) or _place_of(question, sentence) or _home_of(question, sentence) or \
+        _office(question, sentence) or \
         _look(question, sentence) or _ordinal(question, sentence) or _occupation(question, sentence) or \
-        _nation(question, sentence) or _agent(question, sentence, bare=True)
+        _nation(question, sentence) or _latin_name(question, sentence) or _agent(question, sentence, bare=True)
     if named is not None:
         return named
     return _lined_up(question, sentence, *asked) or _agent(question, sentence)
@@ -643,20 +729,28 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
         tied = max((_suffix_run(left[:-1] + tie, sentence) for tie in _PLACED), key=lambda r: r[1])
         if tied[1] > l_len and left[-1] not in sentence[tied[0]:_clause_end(sentence, tied[0])]:
             l_end, l_len = tied
+        elif not l_len and left.endswith("于") and any(w in question for w in _WHERE_ASKED) and \
+                (bare := _suffix_run(left[:-1], sentence))[1] >= MIN_RUN and \
+                sentence[bare[0]:bare[0] + 1] not in (*_EDGE_RIGHT, "了", "过", "着", ""):
+            l_end, l_len = bare  # "座落于什么地方" ↔ "座落某市某路8号": the verb with no tie at all
     r_start, r_len = _prefix_run(right, sentence, max(l_end, 0)) if len(right) >= MIN_RUN else (-1, 0)
-    if not r_len and len(right) > MIN_RUN and (words := tags(right))[0][1] == "d":
+    if not r_len and len(right) > MIN_RUN and ((words := tags(right))[0][1] == "d" or words[0][0] in _TOGETHER):
         # "谁一直跟随左右" ↔ "唯独某某跟随": the question's adverb, which the sentence need not say
         right = right[len(words[0][0]):]
         r_start, r_len = _prefix_run(right, sentence, max(l_end, 0)) if len(right) >= MIN_RUN else (-1, 0)
     if l_len and not r_len and len(right) >= MIN_RUN:
         l_end, r_start, r_len = _earlier(sentence, l_end, l_len, right)
+    if not l_len and not r_len and left.endswith("于") and len(left) > MIN_RUN and \
+            (last := re.search(rf"{re.escape(left[-3:-1])}(?=[，,。；;]|$)", sentence)):
+        r_start, r_len = last.start(), last.end() - last.start()  # "毕业于哪所大学" ↔ "某学院某系毕业。"
     if head and len(right) - len(head) >= MIN_RUN:
         # "哪个农产品产量全国第一" ↔ "薏仁米产量全国第一": the sentence names the thing, not its kind
         without = _prefix_run(right[len(head):].lstrip("的"), sentence, max(l_end, 0))
         if without[1] > r_len:
             r_start, r_len = without
-    if l_len and not r_len and len(right) >= MIN_RUN:
-        # "X是谁的作品" ↔ "某某的作品X…": the sentence puts the answer and what follows it first
+    if l_len and not r_len and len(right) >= MIN_RUN and right != head:
+        # "X是谁的作品" ↔ "某某的作品X…": the sentence puts the answer and what follows it first (the
+        # answer's kind alone, "哪个足球场", says nothing of where the answer is)
         before, n = _prefix_run(right, sentence, 0)
         if n and before + n <= l_end - l_len:
             l_end, l_len, r_start, r_len = -1, 0, before, n
@@ -665,7 +759,7 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
             return None
         start, end, head, l_len = named
     elif l_len and r_len and r_start - l_end > 1:
-        start, end = l_end, r_start
+        start, end = _word_end(sentence, l_end - l_len, l_end, r_start), r_start
         if (last := _last_clause(sentence, start, end)) and end - last >= MIN_RUN:
             start = last  # "X早年就读某书院，及后于某大学毕业": the clause that meets the question's next words
         if head and sentence.startswith(head, end):  # "市场监管部门": the head noun is the answer's
@@ -693,7 +787,13 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
             start += 1  # "以A为B": A
     elif l_len:  # the answer runs from the restated part to the end of its clause
         start = l_end
-        end = _clause_end(sentence, start + 1)
+        opened = 0
+        if sentence.startswith("在于", start):  # "区别在哪里" ↔ "区别在于…": what it lies in, not a place
+            start += 2
+            opened = len(sentence[start:]) - len(sentence[start:].lstrip("，,：: "))
+            start += opened  # "在于：甲，乙；": what the mark opens, to the sentence's break
+        end = (brk.start() if (brk := _BREAK.search(sentence, start)) else len(sentence)) if opened \
+            else _clause_end(sentence, start + 1)
     elif sentence[r_start + r_len:r_start + r_len + 1] in _PLACED and left.endswith(("在", "从")) and \
             (brk := _CLAUSE.search(sentence, r_start + r_len)) is not None and brk.start() - r_start - r_len > 2:
         # "在哪里发现的" ↔ "化石发现于某县": the sentence puts the place after the verb
@@ -724,6 +824,9 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
             start += len(head)  # "什么游戏" ↔ "(是)游戏某某": the name after its kind
         elif lead := _LEAD_WORDS.match(sentence, start, end):
             start = lead.end()
+        elif len(left) > MIN_RUN and left.endswith("于") and end - start > 2 and \
+                sentence.startswith(verb := left[-3:-1] if sentence.startswith(left[-3:-1], start) else left[-2], start):
+            start += len(verb)  # "属于什么设施" ↔ "属某署设施": the question's verb, said without its 于
         elif start < end and sentence[start] in _EDGE_LEFT:
             start += 1
         else:
@@ -735,21 +838,28 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
     if (one := _ONE_OF.search(sentence, start, end)) and one.start() > start:
         end = one.start()  # "…坚尾龙类的一个(演化支)": what it is one of
     elif (one := _PLACE_ONE_OF.search(sentence, start, end)) and one.start() > start and \
-            tags(sentence[start:one.start()])[-1][1].startswith(("ns", "f")):
+            (_a_place(sentence[start:one.start()]) or tags(sentence[start:one.start()])[-1][1] == "f"):
         end = one.start()  # "分布于热带美洲的一种多年生植物": the place, not what is found there
     if (praise := sentence.rfind("的", start, end)) - start >= MIN_RUN and \
-            all(flag == "a" for _, flag in tags(sentence[praise + 1:end])):
-        end = praise  # "路易十四的宏伟(的骑马雕像)": a word of praise for what follows is not the answer
+            all(flag in ("a", "m") for _, flag in tags(sentence[praise + 1:end])):
+        # "路易十四的宏伟(的骑马雕像)", "某帝的第二任(皇后)": a word of praise or an ordinal for what
+        # follows is not the answer
+        end = praise
     if any(w in question for w in _WHERE_ASKED):
         start, end = _the_place(sentence, start, end)
-    if head in _COUNTRY and (country := _places_first(sentence[start:end])):
-        end = start + country  # "哪个国家的赛车手" ↔ "一位葡萄牙F1赛车手" → 葡萄牙
+    if head in _COUNTRY and (country := _places_first(sentence[start:end]) or _first_of_places(sentence[start:end])):
+        end = start + country  # "哪个国家的赛车手" ↔ "一位葡萄牙F1赛车手" → 葡萄牙; "新加坡欧南区" → 新加坡
     elif head and (at := sentence.find(head, start + 1, end)) > 0 and at + len(head) < end:
         end = at + len(head)  # "哪个大学的学生" ↔ "某某大学物理系的学生" → 某某大学, "哪派的" → 某派: it ends with its kind
     if person and "谁的" in question:
         start, end = _whose(sentence, start, end)
     elif person:
         start = _past_adverbs(sentence, start, end)
+    if len(head) >= MIN_RUN and sentence.endswith(head[-2:], start, end) and \
+            (which := sentence.rfind("的", start, end)) > start and end - which > len(head[-2:]) + 1 and \
+            not re.search(r"[与和及或、]", sentence[start:which]) and \
+            any(flag.startswith("v") for _, flag in tags(sentence[start:which])):
+        start = which + 1  # "自1921年已开始使用的某某公园球场" for "哪一个足球场": the name, not what was done with it
     # what the answer is said of, which the question names after its 的: "哪种语言的音译" ↔ "某语音译" → 某语
     owner = right.rpartition("的")[2] if "的" in right else ""
     if len(owner) >= MIN_RUN and sentence.endswith(owner, start, end) and end - len(owner) - start >= MIN_RUN:

@@ -30,6 +30,8 @@ from qa.textnorm import normalize
     ("条例什么时候施行？", "when"),
     ("这座塔建于哪个世纪？", "when"),
     ("专项行动包括哪些内容？", "list"),
+    ("该市的卫星城有哪几座？", "list"),  # which ones, not how many
+    ("该市有几座卫星城？", "number"),
 ])
 def test_a_question_is_classified_by_what_it_asks(question, kind):
     assert classify(question) == kind
@@ -161,6 +163,29 @@ def test_a_question_is_classified_by_what_it_asks(question, kind):
     ("他从哪里毕业？", "他早年就读某书院，及后于滨海大学毕业。", "滨海大学"),  # 及后 opens the clause
     ("首届比赛在哪里举行？", "首届比赛于2008年12月11日至22日在南京举行。", "南京"),  # 于 ties the date, 在 the place
     ("该省成立了什么国际认证联盟？", "该省成立了区域品牌认证联盟，其成员遍布日本。", "区域品牌"),  # 什么国际… asks no country
+    # 在于 says what something lies in, not where; a mark after it opens the rest of the sentence
+    ("两种鱼的区别在哪里？", "两种鱼的区别在于，前者背鳍较长，后者尾鳍分叉；两者体色相近。", "前者背鳍较长，后者尾鳍分叉"),
+    ("他和谁一起参与了那次战役？", "他任节度使，与某某、另一人参与那次战役，后升任刺史。", "某某、另一人"),  # 一起 unsaid
+    ("该银行的英文名是什么？", "该银行（Saigon Trade Bank，STB），成立于1991年。", "Saigon Trade Bank"),  # the gloss
+    ("该银行的英文简称是什么？", "该银行（英文全称：Bank for Trade，英文简称：BFT）是一家银行。", "BFT"),
+    ("这位大夫史称什么？", "这位大夫，史称某献子，是当时的卿。", "某献子"),  # 史称 names him
+    ("他毕业于哪所大学？", "他早年丧父，滨海师范学院中文系毕业，后任教员。", "滨海师范学院中文系"),  # no 于 in the sentence
+    ("这座楼宇座落于什么地方？", "这座楼宇是座落滨海区深盛路8号的一个住宅项目。", "滨海区深盛路8号"),  # an address
+    ("高氏是哪位皇帝的皇后？", "高氏，北魏宣武帝元恪的第二任皇后，来自高句丽。", "北魏宣武帝元恪"),  # an ordinal for what follows
+    ("他临终前派谁给队长送信？", "他临终前派遣某甲给队长送信。", "某甲"),  # past the rest of the word 派 begins
+    ("研究人员认为这种树的主要授粉者是谁？", "研究人员认为狐蝠是它们主要授粉者。", "狐蝠"),  # 是…V者
+    ("新球场取代的是哪一个足球场？", "新球场于2010年落成，取代了自1921年已开始使用的基士堤公园球场。", "基士堤公园球场"),
+    ("她打破了什么世界纪录？", "她打破了另一名选手于2000年保持的50米自由式纪录。", "50米自由式纪录"),  # not who held it
+    ("他擅长什么战术？", "他善于稳定的底线相持与灵活多变的网前战术。", "稳定的底线相持与灵活多变的网前战术"),  # two, kept
+    ("该公司的主要业务是什么？", "该公司的主要业务是一间以旅游和餐饮为主的连锁事业。", "以旅游和餐饮为主的连锁事业"),
+    ("这位皇后祖籍何处？", "这位皇后，河南郡洛阳县（今洛阳市东）人，北齐孝昭帝的皇后。", "河南郡洛阳县（今洛阳市东）"),
+    ("该国的皇室标志是什么？", "该国的皇室标志叫做“迦楼罗”，是一种神鸟。", "“迦楼罗”"),  # 叫做 opens no answer
+    ("该中心属于什么设施？", "该中心是一所高度设防院所，属惩教署设施。", "惩教署"),  # the question's 属于 said as 属
+    ("哪家公司负责这个节目？", "这个节目为1980年代中台湾电视公司负责的动画节目。", "台湾电视公司"),  # a time opens it
+    ("该公司总部在哪里？", "该公司总部与母公司宏都建设同样位于嘉义市。", "嘉义市"),  # what is placed is not the place
+    ("这条街是位于哪个国家？", "这条街位于新加坡欧南区，是著名的唐人街。", "新加坡"),  # the country, then its parts
+    ("这位作家的出生地在哪？", "这位作家（1944年生于加利福尼亚州的旧金山）是美国人。", "加利福尼亚州的旧金山"),  # 生于
+    ("这座广场的前称是什么？", "这座广场（前称西北中心（Norwest Center）），位于市中心。", "西北中心"),  # a closer never opened
 ])
 def test_the_slot_a_question_asks_for_is_lined_up_with_the_sentence(question, sentence, span):
     found = slot(normalize(question), normalize(sentence))
@@ -338,10 +363,26 @@ def _best(question: str, text: str) -> str:
     ("雷达的探测距离是多少？", "该型雷达的探测距离为30km，精度较高。", "30km"),
     # number: a size in the asked dimension's unit, though its clause names only the dimension
     ("这种松树有多高？", "这种松树是当地特有树种，树高可达55米。", "55米"),
+    # number: the figure said of the asked dimension, not of another ("长702米，深80米")
+    ("这座峡谷有多长？", "这座峡谷是一座长702米，深80米的峡谷。", "702米"),
+    ("这座峡谷有多深？", "这座峡谷是一座长702米，深80米的峡谷。", "80米"),
     # when: 哪一年 asks for the year of a fuller date; a decade stays whole
     ("首张专辑是哪一年发行的？", "她的首张专辑于2006年2月14日发行，销量不俗。", "2006年"),
     ("该系统于哪年开始运作？", "1995年初整套系统进入警戒状态，开始运作。", "1995年"),  # not 1995年初
     ("这一风潮是从哪一年开始的？", "这一风潮从1990年代开始，至今不衰。", "1990年代"),
+    # method: why a thing bears its name, given before its 得名 (or what 由此 points back to)
+    ("这种树的名字是怎样得来的？", "这种树原产南亚。因这种树的柱头形状貌如盾形，故而得名。", "因这种树的柱头形状貌如盾形"),
+    ("这幢别墅是怎么得名的？", "1948年，主人在院内巨石上题刻“美庐”二字，这幢别墅由此得名。", "主人在院内巨石上题刻“美庐”二字"),
+    # method: the means a question asks for in its own frame, not the whole sentence
+    ("电视剧常常以什么方式呈现三角关系？", "三角关系很常见，特别是在电视剧常常以浪漫喜剧的方式一起呈现。", "浪漫喜剧"),
+    # when: a century in words; a period named, not dated, where the text gives no date
+    ("这里何时成为殖民地？", "这里自十九世纪以来即为殖民地。", "十九世纪以来"),
+    ("这部书是什么时候写成的？", "这部书诞生于越南殖民时期。这部书于二十世纪初期写成。", "二十世纪初期"),  # a date first
+    ("这种恐龙生活在什么时候？", "这种恐龙生活于上白垩纪早期的亚洲。", "上白垩纪早期"),
+    ("这部经书的成书时间是什么时候？", "这部经书的成书时间可能晚至孔雀王朝时期。", "孔雀王朝时期"),
+    # list: a word that introduces the items as examples is not one; "A、B与C" is three items
+    ("这个数的因数有哪些？", "这个数的因数即1、2、3、6。", "1、2、3、6"),
+    ("这种程式可以执行在哪些平台上？", "这种程式可以执行在许多平台上，如Linux、Windows与Mac OS。", "Linux、Windows与Mac OS"),
     # reason: what stands before the consequence ("…，因此…") is the reason
     ("为什么这种水果被称为开心果？", "这种水果成熟时果壳自然裂开，因此被称为开心果。", "这种水果成熟时果壳自然裂开"),
     # who: the name, not the title after it

@@ -65,6 +65,7 @@ class Weights:
     name_in_slot: float = 0.01  # … and a name inside the slot ("副局长某某") above the slot
     date_proximity: float = 0.5
     date_clause: float = 0.6  # a date's clause covers the question's last clause
+    period: float = -0.3  # a period named, not dated ("孔雀王朝时期"): below any date another passage gives
     list_base: float = 0.1
     list_quoted: float = 0.2  # the enumeration carries the question's “quoted” name
     list_near_quote: float = 0.3  # … or the sentence right after it

@@ -4,16 +4,23 @@ from __future__ import annotations
 import re
 
 from ..numerals import value
+from ..slots import tags
 from ..textnorm import normalize
 from .base import Asked, Candidate, Passage, W, sentences
 from .entity import slot_candidates
 
 KIND = "list"
 RULES = ((40, re.compile(r"哪些|包括|包含|有哪几|哪几[个项类方面]|主要有|分别是")),)
-_ENUM = re.compile(r"[^，,。；;：:！？!?]*?[^，,。；;：:、！？!?]+(?:、[^，,。；;：:、！？!?]+){2,}")
+# Three items or more: "A、B、C", or "A、B与C" (the last joined by 与/和/及).
+_ENUM = re.compile(r"[^，,。；;：:！？!?]*?[^，,。；;：:、！？!?]+(?:、[^，,。；;：:、！？!?]+){2,}|"
+                   r"[^，,。；;：:！？!?]*?[^，,。；;：:、！？!?]+、[^，,。；;：:、！？!?]+?(?:与|和|及|以及)[^，,。；;：:、！？!?]+")
 # "包含哪两个族": a question that counts what it asks for is answered like any slot, by what stands
 # where its words line up ("包含两个族：甲族、乙族"), as well as by an enumeration
 _COUNTED = re.compile(r"哪(?:[两二三四五六七八九十]|\d+)[个位种项类家条部名座所只支届次门]")
+# A word that introduces the items as examples or a restatement ("因数即1、2、3", "如甲、乙"): what
+# stands before it is no item. (Verbs before a list, "分布于/包括/涉嫌", were cut too: the tuning set's
+# answers keep them.)
+_LEAD_IN = {"即", "例如", "比如", "诸如", "如"}
 _COUNT = re.compile(r"^(\d+|[一二两三四五六七八九十]+)(?:大|个|项|类|条|种|化|型|重|张|新)?")
 
 
@@ -25,6 +32,17 @@ def _counts(quoted: list[str]) -> set[int]:
         if figure and 1 < int(figure) <= 20:
             out.add(int(figure))
     return out
+
+
+def _after_lead_in(span: str) -> int:
+    """Where the items start past the last word introducing them in the first item, else 0."""
+    first, at, cut = span[:span.index("、")], 0, 0
+    for word, _ in tags(first):
+        at += len(word)
+        opened = sum(first.count(c, 0, at) for c in "（(") - sum(first.count(c, 0, at) for c in "）)")
+        if word in _LEAD_IN and at < len(first) and not opened:  # "（即其起点）" glosses, introduces nothing
+            cut = at
+    return cut
 
 
 def extract(q: Asked, p: Passage) -> list[Candidate]:
@@ -45,6 +63,8 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
         for m in _ENUM.finditer(s.text):
             span = m.group(0).strip()
             a = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+            if cut := _after_lead_in(span):
+                a, span = a + cut, span[cut:].lstrip("：: ")
             own = W.list_quoted if q.quoted and any(x in normalize(span) for x in q.quoted) else 0.0
             if span.count("、") + 1 in counts:  # as many items as the name counts: the list it names
                 own += W.list_quoted

@@ -6,6 +6,7 @@ import re
 
 from . import cell
 from .base import Asked, Candidate, Passage, W, sentences
+from .entity import slot_candidates
 from .sentence import with_blocks
 
 KIND = "method"
@@ -15,10 +16,39 @@ RULES = ((35, re.compile(r"如何|怎样|怎么(?!会|回事)|通过什么|用�
 _MARKERS = re.compile(r"通过|采取|采用|实行|推行|建立|完善|加强|实施|开展|推进|落实|强化|健全|依托|利用|以.{1,12}为")
 
 
+# "以什么方式呈现" asks for the means a sentence names in the question's frame ("以浪漫喜剧的方式呈现"):
+# a slot, beside the sentence
+_MEANS = re.compile(r"[以用靠凭借]什么(?:方式|方法|办法|手段|途径)")
+# "名称是怎么来的", "是怎样得名的": why it bears its name, which a sentence gives before "(而)得名"
+_NAMED_Q = re.compile(r"得名|名[称字]?.{0,4}(?:由来|来的|来历)")
+_NAMED_S = re.compile(r"[，,]?\s*(?:故而|因而|因此|所以|故|而|遂)?得名")
+_NAMED_WHY = re.compile(r"是由于|由于|因为|因")
+_CLAUSE_MARK = re.compile(r"[，,：:]")
+
+
+def _why_named(s) -> list[Candidate]:
+    """The reason a sentence gives before its 得名: from its 因/由于, else its clause start."""
+    if not (m := _NAMED_S.search(s.text)) or m.start() < 2:
+        return []
+    end = m.start()
+    clause = max((b.end() for b in _CLAUSE_MARK.finditer(s.text, 0, end)), default=0)
+    if re.search(r"由此|因此|从此", s.text[clause:end]) and clause:
+        end = clause - 1  # "…题刻二字，这幢别墅由此得名": what 由此 points back to
+        clause = max((b.end() for b in _CLAUSE_MARK.finditer(s.text, 0, end)), default=0)
+    why = _NAMED_WHY.search(s.text, 0, end)
+    start = why.start() + (why.group(0) == "是由于") if why else clause
+    return [s.candidate(start, end, s.base + 2 * W.method_marker, KIND)] if end - start >= 2 else []
+
+
 def extract(q: Asked, p: Passage) -> list[Candidate]:
     if p.kind == "table_row":
         return cell.extract(q, p)
     out = []
+    means, named = _MEANS.search(q.text), _NAMED_Q.search(q.text)
     for s in sentences(q, p):
         out.extend(with_blocks(s, s.base + (W.method_marker if _MARKERS.search(s.norm) else 0.0), KIND))
+        if means:
+            out.extend(slot_candidates(q, s, s.base))
+        if named:
+            out.extend(_why_named(s))
     return out

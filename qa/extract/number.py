@@ -25,8 +25,9 @@ from .base import (
 
 KIND = "number"
 # A unit after 多少/几 makes it a quantity whatever else is said ("平均时间是多少天", "包括多少项").
-RULES = ((10, UNIT_HINT),
-         (50, re.compile(r"多少|多[长高大重宽深远快久厚]|几[个家件项次年天人名所台批位]|几$|比例|比重|百分之|占比|增长了?多|率是|率为|数量|规模|金额|总量|总数")))
+# "哪几座/哪几个" asks which ones, a list, not how many.
+RULES = ((10, re.compile(rf"(?<!哪)(?:{UNIT_HINT.pattern})")),
+         (50, re.compile(r"多少|多[长高大重宽深远快久厚]|(?<!哪)几[个家件项次年天人名所台批位]|(?<!哪)几$|比例|比重|百分之|占比|增长了?多|率是|率为|数量|规模|金额|总量|总数")))
 FALLBACK = "sentence"  # no quantity in any passage: a number may be written in words the pattern misses
 
 _QUANTITY = rf"\d+(?:,\d{{3}})*(?:\.\d+)?(?:多|余)?(?:\s*(?:{MAGNITUDE}))?(?:多|余)?"
@@ -66,6 +67,11 @@ def quantities(text: str, q_numbers: set[str], durations: bool = False) -> list[
 _TIME_AFTER_GE = re.compile(r"多?(?:月|小时|星期|钟头|礼拜|工作日)")
 
 
+_DIMENSION_Q = re.compile(r"多([长高宽深远厚重])")
+# The dimension a figure is given in, right before it ("长约702米", "高达55米", "深80米").
+_DIMENSION_S = re.compile(r"([长高宽深厚重])(?:度|约|达|为|有|逾|近|可达|约为|达到)*$")
+
+
 def _spell_of_time(text: str, m: re.Match) -> bool:
     """"入狱九个月": a count of 个 that is a spell of time, no count of things (as a duration it is
     found by _DURATION where one is asked)."""
@@ -99,6 +105,10 @@ def _scored(q: Asked, sentence: str, norm: str, occ, about: float) -> list[tuple
             unit_bonus = W.bare_number
         if _ORDINAL_Q.search(q.text):  # 第几: an ordinal, never a count
             unit_bonus += W.unit_match if sentence[m.start() - 1:m.start()] == "第" else W.unit_mismatch
+        if dimension := _DIMENSION_Q.search(q.text):  # 多长 ↔ "长702米，深80米": the figure said of it
+            said = _DIMENSION_S.search(norm, max(0, m.start() - 4), m.start())
+            unit_bonus += 0 if said is None else W.unit_match if said.group(1) == dimension.group(1) \
+                else W.unit_mismatch
         a, b = clause_at(norm, m.start())
         clause = coverage(norm[a:b], "", q.focus)
         prox = proximity(m.start(), occ) / q.focus_total

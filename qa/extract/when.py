@@ -21,7 +21,7 @@ FALLBACK = "sentence"
 _YEAR = r"(?:1\d|20)\d{2}年"
 _ONE = (r"[\u4e00-\u9fff]{2}(?:\d{1,2}|[元一二三四五六七八九十]{1,4})年\s*[（(](?:公元前?)?\d{1,4}年[）)]|"  # 天正16年（1588年）
         rf"(?:{_YEAR})?\d{{1,2}}月\d{{1,2}}日|\d{{4}}-\d{{1,2}}-\d{{1,2}}|{_YEAR}\d{{1,2}}月|{_YEAR}(?:代|初|底|末)?|"
-        r"\d{1,2}世纪(?:\d{2}年代)?(?:[初中末]期?)?|(?:公元前?)\d{1,4}年|"
+        r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})世纪(?:\d{2}年代|[一二三四五六七八九十]{2}年代)?(?:[初中末]期?|[前后]期|[上下]半叶)?|(?:公元前?)\d{1,4}年|"
         r"[〇零一二三四五六七八九]{4}年(?:[一二三四五六七八九十]{1,2}月(?:[一二三四五六七八九十]{1,3}日)?)?|"
         # a time of year with no year ("盛花期为夏季", "生殖季在2至4月"): what a 什么时候 about a
         # recurring thing is answered with
@@ -33,6 +33,13 @@ _DAY_TOO = re.compile(r"哪一?天|几月|几号|日期|月份|哪个月")
 _TO = r"至|到|~|～|－|—|-"
 DATE = re.compile(rf"(?:{_ONE})(?:\s*(?:{_TO})\s*(?:{_ONE}))?")
 
+
+# A period named, not dated ("上白垩纪早期", "明朝中叶", "孔雀王朝时期"): a date where the text gives none.
+_PERIOD = re.compile(r"(?:[上中下早晚])?(?:白垩|侏罗|三叠|二叠|石炭|泥盆|志留|奥陶|寒武|震旦|古近|新近|第三|第四)纪"
+                     r"(?:[早中晚末初]期)?|"
+                     r"(?:[东西南北前后])?[夏商周秦汉晋隋唐宋元明清][朝代](?:[早中晚末初]期|中叶|末年|初年)?|"
+                     r"[\u4e00-\u9fff]{2,4}(?:时期|时代|年间)")
+_NOT_PERIOD = "在于至到从自是为的了和与及"  # what a period's first character never is
 
 _BOUND = re.compile(r"以来|以后|以前|之后|之前|前后|左右")
 _ABOUT = re.compile(rf"(?:{ABOUT})$")
@@ -61,4 +68,14 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
             out.append(s.candidate(start, end,
                                    s.base + said + W.date_proximity * proximity(m.start(), s.occ) / q.focus_total,
                                    "date"))
+        if q.day_asked or year_only or DATE.search(s.text):
+            continue
+        for m in _PERIOD.finditer(s.text):
+            start = m.start() + len(m.group(0)) - len(m.group(0).lstrip(_NOT_PERIOD))
+            if m.end() - start < 2 or m.group(0).endswith("世纪"):
+                continue
+            a, b = clause_at(s.norm, start)
+            said = W.date_clause * coverage(s.norm[a:b], "", q.focus)
+            out.append(s.candidate(start, m.end(), s.base + said + W.period +
+                                   W.date_proximity * proximity(start, s.occ) / q.focus_total, "date"))
     return out
