@@ -214,8 +214,6 @@ def _other_name(question: str, sentence: str) -> Slot | None:
     return None
 
 
-# "X的英文名称是什么" ↔ "X（英语：Y）" or "英文全称：Y": a name in another script, said after its
-# language, else the Latin gloss that follows the subject's name
 _SCRIPT = r"英文|英语|外文|拉丁文|拉丁语|法文|法语|德文|德语|西班牙语|葡萄牙语|意大利语"
 _SCRIPT_Q = re.compile(rf"的?({_SCRIPT})(全称|简称|缩写|名称|名字|名|译名|原名)?$")
 _SCRIPT_S = re.compile(rf"(?:{_SCRIPT})(全称|简称|缩写|名称|名)?\s*[:：]\s*(?=[A-Za-z])")
@@ -224,6 +222,8 @@ _LATIN_END = re.compile(r"[，,；;。）)]")
 
 
 def _latin_name(question: str, sentence: str) -> Slot | None:
+    """"X的英文名称是什么" ↔ "X（英语：Y）" or "英文全称：Y": a name in another script, said after its
+    language, else the Latin gloss that follows the subject's name."""
     parts = _parts(question)
     if parts is None or parts[2].strip("的是") or not (asked := _SCRIPT_Q.search(parts[0].rstrip("是为叫"))):
         return None
@@ -360,7 +360,8 @@ def _the_place(sentence: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-_HOME_Q = re.compile(r"(?:祖籍|籍贯|原籍)(?:是|在|为)?$")
+_HOME = r"祖籍|籍贯|原籍"
+_HOME_Q = re.compile(rf"(?:{_HOME})(?:是|在|为)?$")
 _HOME_S = re.compile(r"(?:^|[，,])([^，,。；;]{2,40}?)人(?=[，,。；;])")
 
 
@@ -369,7 +370,7 @@ def _home_of(question: str, sentence: str) -> Slot | None:
     calls the subject a native of."""
     parts = _parts(question)
     if parts is None or parts[1] not in _WHERE or parts[2].strip("的是") or not _HOME_Q.search(parts[0]) or \
-            re.search(r"祖籍|籍贯|原籍", sentence):
+            re.search(_HOME, sentence):
         return None
     for m in _HOME_S.finditer(sentence):
         start, end = _halves(sentence, m.start(1), m.end(1))
@@ -434,6 +435,11 @@ def _whose(sentence: str, start: int, end: int) -> tuple[int, int]:
             sum(len(w) for w, _ in words[verb + 1:]) >= MIN_RUN:
         start += sum(len(w) for w, _ in words[:verb + 1])
     return start, end
+
+
+def _untied(left: str) -> str:
+    """The two characters of the question's verb before its closing 于 ("毕业于" → 毕业), else ""."""
+    return left[-3:-1] if left.endswith("于") and len(left) > MIN_RUN else ""
 
 
 def _word_end(sentence: str, said: int, at: int, before: int) -> int:
@@ -740,8 +746,8 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
         r_start, r_len = _prefix_run(right, sentence, max(l_end, 0)) if len(right) >= MIN_RUN else (-1, 0)
     if l_len and not r_len and len(right) >= MIN_RUN:
         l_end, r_start, r_len = _earlier(sentence, l_end, l_len, right)
-    if not l_len and not r_len and left.endswith("于") and len(left) > MIN_RUN and \
-            (last := re.search(rf"{re.escape(left[-3:-1])}(?=[，,。；;]|$)", sentence)):
+    if not l_len and not r_len and (verb := _untied(left)) and \
+            (last := re.search(rf"{re.escape(verb)}(?=[，,。；;]|$)", sentence)):
         r_start, r_len = last.start(), last.end() - last.start()  # "毕业于哪所大学" ↔ "某学院某系毕业。"
     if head and len(right) - len(head) >= MIN_RUN:
         # "哪个农产品产量全国第一" ↔ "薏仁米产量全国第一": the sentence names the thing, not its kind
@@ -824,9 +830,9 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
             start += len(head)  # "什么游戏" ↔ "(是)游戏某某": the name after its kind
         elif lead := _LEAD_WORDS.match(sentence, start, end):
             start = lead.end()
-        elif len(left) > MIN_RUN and left.endswith("于") and end - start > 2 and \
-                sentence.startswith(verb := left[-3:-1] if sentence.startswith(left[-3:-1], start) else left[-2], start):
-            start += len(verb)  # "属于什么设施" ↔ "属某署设施": the question's verb, said without its 于
+        elif (verb := _untied(left)) and end - start > 2 and \
+                (said := next((v for v in (verb, verb[-1]) if sentence.startswith(v, start)), "")):
+            start += len(said)  # "属于什么设施" ↔ "属某署设施": the question's verb, said without its 于
         elif start < end and sentence[start] in _EDGE_LEFT:
             start += 1
         else:

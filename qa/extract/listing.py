@@ -36,10 +36,10 @@ def _counts(quoted: list[str]) -> set[int]:
 
 def _after_lead_in(span: str) -> int:
     """Where the items start past the last word introducing them in the first item, else 0."""
-    first, at, cut = span[:span.index("、")], 0, 0
+    first, at, cut, opened = span[:span.index("、")], 0, 0, 0
     for word, _ in tags(first):
         at += len(word)
-        opened = sum(first.count(c, 0, at) for c in "（(") - sum(first.count(c, 0, at) for c in "）)")
+        opened += sum(word.count(c) for c in "（(") - sum(word.count(c) for c in "）)")
         if word in _LEAD_IN and at < len(first) and not opened:  # "（即其起点）" glosses, introduces nothing
             cut = at
     return cut

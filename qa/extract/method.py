@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from . import cell
-from .base import Asked, Candidate, Passage, W, sentences
+from .base import Asked, Candidate, Passage, Sentence, W, clause_at, sentences
 from .entity import slot_candidates
 from .sentence import with_blocks
 
@@ -23,18 +23,17 @@ _MEANS = re.compile(r"[以用靠凭借]什么(?:方式|方法|办法|手段|途�
 _NAMED_Q = re.compile(r"得名|名[称字]?.{0,4}(?:由来|来的|来历)")
 _NAMED_S = re.compile(r"[，,]?\s*(?:故而|因而|因此|所以|故|而|遂)?得名")
 _NAMED_WHY = re.compile(r"是由于|由于|因为|因")
-_CLAUSE_MARK = re.compile(r"[，,：:]")
 
 
-def _why_named(s) -> list[Candidate]:
+def _why_named(s: Sentence) -> list[Candidate]:
     """The reason a sentence gives before its 得名: from its 因/由于, else its clause start."""
     if not (m := _NAMED_S.search(s.text)) or m.start() < 2:
         return []
     end = m.start()
-    clause = max((b.end() for b in _CLAUSE_MARK.finditer(s.text, 0, end)), default=0)
+    clause = clause_at(s.text, end)[0]
     if re.search(r"由此|因此|从此", s.text[clause:end]) and clause:
         end = clause - 1  # "…题刻二字，这幢别墅由此得名": what 由此 points back to
-        clause = max((b.end() for b in _CLAUSE_MARK.finditer(s.text, 0, end)), default=0)
+        clause = clause_at(s.text, end)[0]
     why = _NAMED_WHY.search(s.text, 0, end)
     start = why.start() + (why.group(0) == "是由于") if why else clause
     return [s.candidate(start, end, s.base + 2 * W.method_marker, KIND)] if end - start >= 2 else []

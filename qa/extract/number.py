@@ -97,6 +97,7 @@ def _scored(q: Asked, sentence: str, norm: str, occ, about: float) -> list[tuple
     """(match, score bonus, support) for each quantity: its clause must hold the question's words, or
     (a size in the asked dimension's unit) its sentence and headings must, `about` being their share."""
     out = []
+    dimension = _DIMENSION_Q.search(q.text)
     for m in quantities(sentence, q.numbers, durations="年" in q.unit_hint.split("|")):
         unit_bonus = 0.0
         if q.unit_hint:
@@ -105,7 +106,7 @@ def _scored(q: Asked, sentence: str, norm: str, occ, about: float) -> list[tuple
             unit_bonus = W.bare_number
         if _ORDINAL_Q.search(q.text):  # 第几: an ordinal, never a count
             unit_bonus += W.unit_match if sentence[m.start() - 1:m.start()] == "第" else W.unit_mismatch
-        if dimension := _DIMENSION_Q.search(q.text):  # 多长 ↔ "长702米，深80米": the figure said of it
+        if dimension:  # 多长 ↔ "长702米，深80米": the figure said of it
             said = _DIMENSION_S.search(norm, max(0, m.start() - 4), m.start())
             unit_bonus += 0 if said is None else W.unit_match if said.group(1) == dimension.group(1) \
                 else W.unit_mismatch

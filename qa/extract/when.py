@@ -8,6 +8,7 @@ from .base import (
     Asked,
     Candidate,
     Passage,
+    Sentence,
     W,
     clause_at,
     coverage,
@@ -54,9 +55,6 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
         for m in DATE.finditer(s.text):
             if q.day_asked and re.fullmatch(rf"{_YEAR}代?", m.group(0)):
                 continue  # asked for a day, a bare year is not an answer
-            # The date whose own clause says what is asked ("2001年9月参加工作", not "1978年2月出生").
-            a, b = clause_at(s.norm, m.start())
-            said = W.date_clause * coverage(s.norm[a:b], "", q.focus)
             end = m.end()
             year = re.match(_YEAR, m.group(0))
             if year_only and year and re.match(r"[\d初底末]", m.group(0)[year.end():year.end() + 1]) \
@@ -65,17 +63,19 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
             if bound := _BOUND.match(s.text, end):
                 end = bound.end()  # "1990年代以来", "1227年前后": a date given as a bound is answered so
             start = about.start() if (about := _ABOUT.search(s.text, 0, m.start())) else m.start()
-            out.append(s.candidate(start, end,
-                                   s.base + said + W.date_proximity * proximity(m.start(), s.occ) / q.focus_total,
-                                   "date"))
+            out.append(s.candidate(start, end, _score(q, s, m.start()), "date"))
         if q.day_asked or year_only or DATE.search(s.text):
             continue
         for m in _PERIOD.finditer(s.text):
             start = m.start() + len(m.group(0)) - len(m.group(0).lstrip(_NOT_PERIOD))
-            if m.end() - start < 2 or m.group(0).endswith("世纪"):
-                continue
-            a, b = clause_at(s.norm, start)
-            said = W.date_clause * coverage(s.norm[a:b], "", q.focus)
-            out.append(s.candidate(start, m.end(), s.base + said + W.period +
-                                   W.date_proximity * proximity(start, s.occ) / q.focus_total, "date"))
+            if m.end() - start >= 2:
+                out.append(s.candidate(start, m.end(), _score(q, s, start) + W.period, "date"))
     return out
+
+
+def _score(q: Asked, s: Sentence, at: int) -> float:
+    """A date's score: its sentence's, plus its own clause saying what is asked ("2001年9月参加工作",
+    not "1978年2月出生"), plus its nearness to the question's words."""
+    a, b = clause_at(s.norm, at)
+    return s.base + W.date_clause * coverage(s.norm[a:b], "", q.focus) + \
+        W.date_proximity * proximity(at, s.occ) / q.focus_total
