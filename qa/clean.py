@@ -34,6 +34,10 @@ _BREADCRUMB = re.compile(r"^(?:当前位置|您的位置)\s*[:：]")
 _MASTHEAD_MAX = 40
 # An image file name glued to its caption: "省市场监管局.jpg2020年11月16日,…".
 _IMAGE_NAME = re.compile(r"[\w\-（）()]{0,40}?\.(?:jpe?g|png|gif|bmp|webp)(?![a-z])", re.IGNORECASE)
+# HTML and wiki tags left in text copied from a web page ("。<br>备注", "<nowiki>", "</ref>"): the tag
+# goes, what it wraps stays.
+_MARKUP_TAG = re.compile(r"</?(?:br|p|div|span|nowiki|ref|onlyinclude|noinclude|includeonly)\b[^<>\n]{0,40}?/?>",
+                         re.IGNORECASE)
 # Pinyin annotations after a hanzi: 監(jiān)督 → 監督. Tone-marked letters only,
 # so "(万户)" or "(%)" are never touched.
 _PINYIN_LETTERS = "a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüêńňǹḿ"
@@ -131,7 +135,8 @@ def _wiki_markup_spans(text: str) -> list[tuple[int, int]]:
 
 
 def clean(raw: str) -> CleanText:
-    """Strip chrome, pinyin, wiki markup and stray separators; collapse blank runs. Script is unchanged."""
+    """Strip chrome, pinyin, wiki markup, HTML tags and stray separators; collapse blank runs. Script is
+    unchanged."""
     text, offs = raw, list(range(len(raw)))
     # Pinyin first, so chrome lines in traditional script are recognisable.
     text, offs = _delete(text, offs, _regex_spans(_BROKEN_PINYIN, text))
@@ -139,7 +144,7 @@ def clean(raw: str) -> CleanText:
     text, offs = _delete(text, offs, _wiki_markup_spans(text))
     text, offs = _delete(text, offs, _chrome_line_spans(text))
     text, offs = _delete(text, offs, _regex_spans(_PAGE_BREAK, text))
-    for pattern in (_CHROME_SPANS, _IMAGE_NAME, _TRAILING_SPACE, _LEADING_SPACE):
+    for pattern in (_CHROME_SPANS, _IMAGE_NAME, _MARKUP_TAG, _TRAILING_SPACE, _LEADING_SPACE):
         text, offs = _delete(text, offs, _regex_spans(pattern, text))
     # Keep at most one blank line between blocks: delete the surplus newlines.
     text, offs = _delete(text, offs, [(m.start() + 2, m.end()) for m in _BLANK_RUN.finditer(text)])

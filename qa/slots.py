@@ -37,7 +37,7 @@ _LEAD_WORDS = re.compile(rf"{_PLACE_VERBS}|\d{{2,4}}年代?[初中末间](?:期|
 _BREAK = re.compile(r"[。！？!?；;]")
 # Verbs that give a thing's other name: a question's "又叫什么" is answered by the sentence's "又名…"
 # or "简称…" as well as by its own verb.
-_NAMING = r"(?:史称|人称|尊称|号称|昵称|外号|绰号|艺名|笔名|法号|谥号|又名|又称|原名|本名|初名|曾名|旧称|原称|别名|别称|俗名|俗称|简称|全称|通称|学名|又叫|也叫|叫做|称之为|称为|称作|名为|名叫)"
+_NAMING = r"(?:或称|亦称|也称|亦作|又作|或作|一作|史称|人称|尊称|号称|昵称|外号|绰号|艺名|笔名|法号|谥号|又名|又称|原名|本名|初名|曾名|旧称|原称|别名|别称|俗名|俗称|简称|全称|通称|学名|又叫|也叫|叫做|称之为|称为|称作|名为|名叫)"
 _NAMING_Q = re.compile(rf"的?(?:{_NAMING}|叫|(?<![\u4e00-\u9fff])[字号]|(?<=的)[字号])+之?$")  # 之: "又称之为什么"
 _NAMING_S = re.compile(rf"(?:{_NAMING})[做为作]?|(?<=[，,、(（])[字号]")
 NAME_NEAR = 12  # characters: a naming verb further from the subject names something else
@@ -125,8 +125,18 @@ def _suffix_run(left: str, sentence: str) -> tuple[int, int]:
     for n in range(len(left), MIN_RUN - 1, -1):
         at = sentence.rfind(left[-n:])
         if at >= 0:
-            return at + n, n
+            return _after_subject(left[:-n], sentence, left[-n:], at) + n, n
     return -1, 0
+
+
+def _after_subject(subject: str, sentence: str, tail: str, last: int) -> int:
+    """Where the question's `tail` is said about its subject: when the sentence says the tail more than
+    once ("甲（…主角某某）、乙（…主角某某）"), the first time after it names the subject, else the last time."""
+    subject = subject.rstrip("的之")
+    if len(subject) < MIN_RUN or sentence.find(tail) == last or (named := sentence.find(subject)) < 0:
+        return last
+    at = sentence.find(tail, named + len(subject))
+    return at if at >= 0 else last
 
 
 def _prefix_run(right: str, sentence: str, after: int) -> tuple[int, int]:
@@ -421,6 +431,13 @@ def _past_adverbs(sentence: str, start: int, end: int) -> int:
             break
         at += len(word)
     return at
+
+
+def _without_going(sentence: str, start: int, end: int) -> int:
+    """Where a who-span ends without the 去/来 that sends its doer on ("派遣某某去给…送信" → 某某): the
+    question's "派谁给…" does not say it."""
+    words = tags(sentence[start:end])
+    return end - 1 if len(words) > 1 and words[-1][0] in ("去", "来") and end - 1 - start >= MIN_RUN else end
 
 
 def _whose(sentence: str, start: int, end: int) -> tuple[int, int]:
@@ -861,6 +878,7 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
         start, end = _whose(sentence, start, end)
     elif person:
         start = _past_adverbs(sentence, start, end)
+        end = _without_going(sentence, start, end)
     if len(head) >= MIN_RUN and sentence.endswith(head[-2:], start, end) and \
             (which := sentence.rfind("的", start, end)) > start and end - which > len(head[-2:]) + 1 and \
             not re.search(r"[与和及或、]", sentence[start:which]) and \

@@ -73,6 +73,18 @@ def test_wiki_conversion_markup_keeps_one_variant(raw, text):
     assert [raw[o] for o in cleaned.offsets] == list(cleaned.text)
 
 
+@pytest.mark.parametrize("raw,text", [
+    ("全年受理投诉三百件。<br>备注：含来信来访", "全年受理投诉三百件。备注：含来信来访"),
+    ("一等奖<BR />二等奖", "一等奖二等奖"),
+    ("见该条例<ref>某某日报</ref>，次年施行", "见该条例某某日报，次年施行"),  # the tag goes, what it wraps stays
+    ("当x<5且y>3时", "当x<5且y>3时"),  # angle brackets that are no tag
+])
+def test_html_and_wiki_tags_are_removed_and_what_they_wrap_kept(raw, text):
+    cleaned = clean(raw)
+    assert cleaned.text == text
+    assert [raw[o] for o in cleaned.offsets] == list(cleaned.text)
+
+
 def test_separator_lines_of_question_marks_are_removed():
     assert clean("第三章\n\n?\n\n第四章 保障措施").text == "第三章\n\n第四章 保障措施"
 

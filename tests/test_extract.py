@@ -29,6 +29,7 @@ from qa.textnorm import normalize
     ("这种颜料采用何种工艺制成？", "entity"),
     ("条例什么时候施行？", "when"),
     ("这座塔建于哪个世纪？", "when"),
+    ("政务大厅几点开始办公？", "when"),  # a time of day
     ("专项行动包括哪些内容？", "list"),
     ("该市的卫星城有哪几座？", "list"),  # which ones, not how many
     ("该市有几座卫星城？", "number"),
@@ -186,6 +187,10 @@ def test_a_question_is_classified_by_what_it_asks(question, kind):
     ("这条街是位于哪个国家？", "这条街位于新加坡欧南区，是著名的唐人街。", "新加坡"),  # the country, then its parts
     ("这位作家的出生地在哪？", "这位作家（1944年生于加利福尼亚州的旧金山）是美国人。", "加利福尼亚州的旧金山"),  # 生于
     ("这座广场的前称是什么？", "这座广场（前称西北中心（Norwest Center）），位于市中心。", "西北中心"),  # a closer never opened
+    ("这位队员死前派谁给队长送信？", "这位队员死前派遣金龟子去给队长送信，金龟子也因此留在岛上。", "金龟子"),  # not 去
+    ("内河航路也叫什么？", "内河航路，或称内河航线，是连结两地的海运航线。", "内河航线"),  # 或称 names it too
+    # the 主角 said after the asked work, not the last one the sentence names
+    ("《甲剧》的主角是谁？", "《甲剧》（1954年，电视电影，主角李四）、《乙剧》（1950年，电视电影，主角张三）", "李四"),
 ])
 def test_the_slot_a_question_asks_for_is_lined_up_with_the_sentence(question, sentence, span):
     found = slot(normalize(question), normalize(sentence))
@@ -413,6 +418,15 @@ def _best(question: str, text: str) -> str:
     ("这支军队的战力为什么受到重大打击？", "这支军队的战力因主将的战死而受到重大打击。", "因主将的战死"),
     # … and a reason without the consequence the question names
     ("为什么时人强烈反感这对叔侄？", "由于叔侄皆锋芒过露，排挤异己，引起时人的强烈反感。", "由于叔侄皆锋芒过露，排挤异己"),
+    # date: two days of one year are one answer, two years are two dates
+    ("男子百米决赛什么时候举行？", "男子百米决赛于2008年8月15日及8月16日举行。", "2008年8月15日及8月16日"),
+    ("两次会议是什么时候召开的？", "两次会议于2001年和2005年召开。", "2001年"),
+    # … and a time of day when one is asked, with the days it recurs on
+    ("这档节目播出的时间段是什么时候？", "这档节目为1980年代中某电视台于每周日上午11:00～12:00播出的卡通时段，始于1984年。",
+     "每周日上午11:00～12:00"),
+    ("窗口几点开始办公？", "办事大厅工作时间为周一至周五上午9:00-12:00，下午2时30分至5时30分。", "周一至周五上午9:00-12:00"),
+    # list: the enumeration whose own clause says what is asked
+    ("该药材有哪些功能？", "该药材性寒味苦，主治感冒、疟疾、痢疾等症，功能发汗、退热、消肿。", "功能发汗、退热、消肿"),
 ])
 def test_each_kind_of_question_gets_its_own_span(question, text, answer):
     assert _best(question, text) == answer
@@ -440,6 +454,18 @@ def test_a_word_after_a_role_and_a_comma_is_not_taken_for_a_name():
 def test_a_dictionary_word_after_a_role_is_not_taken_for_a_name():
     text = "在他担任市长时期，城区新建了三座桥。剧中，演员贝某饰演市长。"
     assert _best("谁饰演的市长？", text) == "贝某"  # not 时期
+
+
+def test_a_name_by_the_asked_role_in_a_sentence_about_something_else_is_no_answer():
+    from qa.extract import candidates
+    from qa.types import Chunk, Hit
+
+    texts = ("该基金会现任董事会主席为陈某某教授，任期三年。", "2007年年会上，大会主席王建国表示欢迎。")
+    hits = [Hit(chunk=Chunk(f"c{i}", f"d{i}", 0, "text", "", t, t, 0, len(t), 0, len(t), ""), score=1.0, rank=i + 1)
+            for i, t in enumerate(texts)]
+    question = "该基金会现任董事会主席是谁？"
+    best = max(candidates(question, classify(question), hits, {}), key=lambda c: c.score)
+    assert best.answer == "陈某某"
 
 
 def test_a_who_question_naming_no_role_takes_the_name_inside_its_slot():

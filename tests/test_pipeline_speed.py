@@ -23,9 +23,10 @@ CMRC = Path(__file__).resolve().parents[2] / "shared" / "bench" / "cmrc2018_dev"
 # then with the chunk fields `page` and `row` added (0 for these texts: without them the digests are
 # exactly the ones before, f5631059… and c38793d4…), then `ocr_confidence` (0.0 for text documents:
 # without it, eac04638… and c4bcfa18…), then with a wiki's script-conversion markup cleaned (35 CMRC
-# passages change, the corpus none: without it, CMRC's is exactly the one before, c0079a1d…).
+# passages change, the corpus none: without it, CMRC's is exactly the one before, c0079a1d…), then with
+# HTML and wiki tags cleaned ("<br>", "</ref>": 22 CMRC passages change, the corpus none; without it, c98b05f3…).
 CORPUS_DIGEST = "3c379860f161b45419052f0a64c88e0d53de2a3b586a4ed09fc293a1f024f7e5"
-CMRC_DIGEST = "c98b05f361dfc640110bd8fb0306971da749834187e17d56130e3c89826e5ce5"
+CMRC_DIGEST = "d753acf5086828be3797955975967bc8e2efab88717b4138819f428fcaf60615"
 
 
 def _digest(documents, chunks_of) -> str:

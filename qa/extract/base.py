@@ -27,7 +27,7 @@ UNITS = ("批次/千人|批次|个工作日|個工作日|户|戶|家|件|只|个
          "类|類|部|吨|噸|辆|輛|小时|小時|公里|平方米|平方公里|公顷|公頃|厘米|釐米|毫米|千米|米|公斤|千克|克|"
          "岁|歲|册|冊|座|株|头|頭|篇|首|集|届|屆|层|層|亩|畝|英尺|英里|分钟|分鐘|秒|周|场|場|票|双|雙|套|箱|瓶|盒|支|枚|%|％|"
          "人次|美元|英镑|欧元|日元|日圆|港元|港币|韩元|卢布|光年|千瓦|兆瓦|马力|海里|立方米|毫升|升|码|磅|盎司|节|度|级|"
-         "公分|公尺|位|种|種|季|期|代|任|轮|輪|章|版|颗|顆|架|艘|间|間|栋|棟|分|"
+         "公分|公尺|位|种|種|季|期|代|任|轮|輪|章|版|颗|顆|架|艘|间|間|栋|棟|分|发|發|"
          "(?i:km²|km|cm|mm|kg|m²)|㎡|m(?![a-zA-Z])")
 UNIT_HINT = re.compile(rf"多少\s*((?:{MAGNITUDE})?(?:{UNITS}))|几\s*((?:{MAGNITUDE})?(?:{UNITS}))")
 _PERCENT_Q = re.compile(r"比例|比重|百分之|占比|率")
@@ -61,12 +61,15 @@ class Weights:
     cell_base: float = 0.3
     cell_asked_year: float = 0.2  # the column is the year the question names
     name_proximity: float = 0.8
+    name_coverage: float = 0.5  # a name by the asked role counts when its sentence covers this share of the best one's
     who_slot: float = -0.1  # a 谁 slot filler ranks below a name by a role
     name_in_slot: float = 0.01  # … and a name inside the slot ("副局长某某") above the slot
     date_proximity: float = 0.5
     date_clause: float = 0.6  # a date's clause covers the question's last clause
+    clock: float = 0.5  # 几点/时间段: a time of day over a date
     period: float = -0.3  # a period named, not dated ("孔雀王朝时期"): below any date another passage gives
     list_base: float = 0.1
+    list_clause: float = 0.3  # × the question's words said by the enumeration's clause
     list_quoted: float = 0.2  # the enumeration carries the question's “quoted” name
     list_near_quote: float = 0.3  # … or the sentence right after it
     block: float = 0.1  # an enumerated block over its lead-in sentence

@@ -6,7 +6,7 @@ import re
 from ..numerals import value
 from ..slots import tags
 from ..textnorm import normalize
-from .base import Asked, Candidate, Passage, W, sentences
+from .base import Asked, Candidate, Passage, W, clause_at, coverage, sentences
 from .entity import slot_candidates
 
 KIND = "list"
@@ -68,6 +68,8 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
             own = W.list_quoted if q.quoted and any(x in normalize(span) for x in q.quoted) else 0.0
             if span.count("、") + 1 in counts:  # as many items as the name counts: the list it names
                 own += W.list_quoted
+            # the enumeration whose own clause says what is asked ("…主治甲、乙、丙，功能丁、戊、己" for 功能)
+            own += W.list_clause * coverage(s.norm[clause_at(s.norm, a)[0]:a + len(span)], "", q.focus)
             out.append(s.candidate(a, a + len(span), s.base + W.list_base + own + near_quote, KIND))
         out.append(s.whole(s.base + near_quote))
     return out

@@ -105,13 +105,16 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
 
 
 def select(q: Asked, found: list[Candidate]) -> list[Candidate]:
-    """A question naming a role (局长) is answered by a name beside that role when there is one; one
-    that names none ("由谁主持") by what fills its slot, or the name inside it ("副局长某某" → 某某): a
-    word beside a role elsewhere is then no answer ("…担任局长，总计…"; on the tuning set, never one)."""
+    """A question naming a role (局长) is answered by a name beside that role when there is one in a
+    sentence about what is asked (a 主席 beside a name in a sentence saying nothing else of the question
+    is no answer); one that names none ("由谁主持") by what fills its slot, or the name inside it
+    ("副局长某某" → 某某): a word beside a role elsewhere is then no answer ("…担任局长，总计…"; on the
+    tuning set, never one)."""
     names = [c for c in found if c.extractor == "name"]
     others = [c for c in found if c.extractor != "name"]
     if q.roles:
-        return names or others
+        best = max((o.coverage for o in others), default=0.0)
+        return [n for n in names if n.coverage >= W.name_coverage * best] or others
     inside = []
     for n in names:
         slot = max((o for o in others if o.extractor == "slot" and _within(n, o)), key=lambda o: o.score, default=None)
