@@ -224,11 +224,12 @@ def test_quantities_keep_their_unit_and_ranges_stay_whole(text, quantities):
     assert [m.group(0) for m in _numbers(text, set())] == quantities
 
 
-def _hit(text: str):
+def _hit(text: str, rank: int = 1):
+    """A retrieved passage of its own document, at `rank`."""
     from qa.types import Chunk, Hit
 
-    chunk = Chunk("c1", "d1", 0, "text", "", text, text, 0, len(text), 0, len(text), "")
-    return Hit(chunk=chunk, score=1.0, rank=1)
+    chunk = Chunk(f"c{rank}", f"d{rank}", 0, "text", "", text, text, 0, len(text), 0, len(text), "")
+    return Hit(chunk=chunk, score=1.0, rank=rank)
 
 
 def test_a_how_question_is_answered_with_the_enumerated_measures_after_the_lead_in():
@@ -458,11 +459,9 @@ def test_a_dictionary_word_after_a_role_is_not_taken_for_a_name():
 
 def test_a_name_by_the_asked_role_in_a_sentence_about_something_else_is_no_answer():
     from qa.extract import candidates
-    from qa.types import Chunk, Hit
 
     texts = ("该基金会现任董事会主席为陈某某教授，任期三年。", "2007年年会上，大会主席王建国表示欢迎。")
-    hits = [Hit(chunk=Chunk(f"c{i}", f"d{i}", 0, "text", "", t, t, 0, len(t), 0, len(t), ""), score=1.0, rank=i + 1)
-            for i, t in enumerate(texts)]
+    hits = [_hit(t, rank) for rank, t in enumerate(texts, 1)]
     question = "该基金会现任董事会主席是谁？"
     best = max(candidates(question, classify(question), hits, {}), key=lambda c: c.score)
     assert best.answer == "陈某某"
