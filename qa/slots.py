@@ -433,6 +433,15 @@ def _past_adverbs(sentence: str, start: int, end: int) -> int:
     return at
 
 
+def _named_after(sentence: str, start: int, end: int) -> int:
+    """Where a who-span starts past what is said of its person before the name: a clause ending in 的
+    ("任某院院长的某某") or the thing done by them ("本剧由某某"): the name is what jieba tags as a person."""
+    for cut in (sentence.rfind("的", start, end), sentence.rfind("由", start, end)):
+        if cut > start and end - cut - 1 >= MIN_RUN and tags(sentence[cut + 1:end])[0][1].startswith("nr"):
+            return cut + 1
+    return start
+
+
 def _without_going(sentence: str, start: int, end: int) -> int:
     """Where a who-span ends without the 去/来 that sends its doer on ("派遣某某去给…送信" → 某某): the
     question's "派谁给…" does not say it."""
@@ -523,7 +532,11 @@ def _office(question: str, sentence: str) -> Slot | None:
         return None
     said = next((m for m in _OFFICE_S.finditer(sentence) if sentence[m.start():m.end() + MIN_RUN] not in question), None)
     if said is None:  # an office the question itself names ("在某某担任市长时期") is not asked
-        return None
+        # "…，某某担任什么职务" ↔ "…，某某是某局处长": the office its holder is said to be
+        holder = _CLAUSE.split(question[:asked.start()])[-1]
+        said = re.search(rf"{re.escape(holder)}(?:是|为|出任|作为)", sentence) if len(holder) >= MIN_RUN else None
+        if said is None:
+            return None
     start, end = said.end(), _clause_end(sentence, said.end())
     if (tail := _OFFICE_END.search(sentence, start, end)) and tail.start() > start:
         end = tail.start()
@@ -711,18 +724,31 @@ def _agent(question: str, sentence: str, bare: bool = False) -> Slot | None:
     return max(found, key=lambda f: f[0])[1] if found else None
 
 
+# A span that points at what it means instead of saying it: a pronoun or demonstrative ("此树", "其下",
+# "该书"), a head count of people ("两人"), or words that only introduce ("以下", "例如", "如下").
+_POINTING = re.compile(r"^(?:[此该其这那][\u4e00-\u9fff]{0,2}|[两二三四五六七八九十几数]+[人者位]|以下|如下|下列|例如|比如|前者|后者|上述|"
+                       r"双方|彼此|自己|本人)$")
+_SAYS_NOTHING = ("r", "f", "d", "c", "p", "u")  # jieba: pronoun, locality, adverb, conjunction, preposition, particle
+
+
+def _pointing(span: str) -> bool:
+    """`span` names nothing: it points at what the sentence says elsewhere, or its words only tie others.
+    (An anonymised name, "某某", "张某某", jieba tags a pronoun too: it names someone.)"""
+    return "某" not in span and (bool(_POINTING.match(span)) or
+                                all(flag.startswith(_SAYS_NOTHING) for _, flag in tags(span)))
+
+
 def slot(question: str, sentence: str) -> Slot | None:
     """The span of `sentence` (both already normalised alike) that fills the question's slot."""
     asked = _asked(question)
     if asked is None:
         return None
-    named = _other_name(question, sentence) or _place_of(question, sentence) or _home_of(question, sentence) or \
+    found = _other_name(question, sentence) or _place_of(question, sentence) or _home_of(question, sentence) or \
         _office(question, sentence) or \
         _look(question, sentence) or _ordinal(question, sentence) or _occupation(question, sentence) or \
-        _nation(question, sentence) or _latin_name(question, sentence) or _agent(question, sentence, bare=True)
-    if named is not None:
-        return named
-    return _lined_up(question, sentence, *asked) or _agent(question, sentence)
+        _nation(question, sentence) or _latin_name(question, sentence) or _agent(question, sentence, bare=True) or \
+        _lined_up(question, sentence, *asked) or _agent(question, sentence)
+    return None if found is None or _pointing(sentence[found.start:found.end]) else found
 
 
 _APART = re.compile(r"[，,：:；;。！？!?（(]")  # a clause break or a gloss: "某某集团（简称某某）" is no restatement
@@ -877,7 +903,7 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
     if person and "谁的" in question:
         start, end = _whose(sentence, start, end)
     elif person:
-        start = _past_adverbs(sentence, start, end)
+        start = _named_after(sentence, _past_adverbs(sentence, start, end), end)
         end = _without_going(sentence, start, end)
     if len(head) >= MIN_RUN and sentence.endswith(head[-2:], start, end) and \
             (which := sentence.rfind("的", start, end)) > start and end - which > len(head[-2:]) + 1 and \

@@ -9,7 +9,7 @@ and the seed set's even half.
 
 Each question is answered once through the service's retrieval and `qa.answer.choose` with the
 configured refusal rules and no "unsure" threshold, recording the chosen candidate's features
-(`Choice.features`) and whether its span is right. A logistic regression on those features, over
+(`Choice.features`) and whether its span is right (`fit_label`). A logistic regression on those features, over
 the candidates the rules let through, becomes `confidence`; the threshold written is SHOW_AT (see
 there why it withholds nothing), never higher than keeps every right answer of the seed tuning half
 shown. The threshold at which the CMRC trial set's wrong-answer rate is at most
@@ -47,8 +47,8 @@ BENCH = ROOT.parent / "shared" / "bench"
 SEED = ROOT / "eval" / "seed_questions.jsonl"
 TARGET_WRONG = 0.10  # wrong answers among those shown as found, on CMRC trial (the issue asks it of dev)
 # The default withholds nothing: measured on the tuning sets, every threshold that withholds answers
-# withholds about as many right ones as wrong (at 0.25: CMRC trial answered 0.98 → 0.92 of questions
-# for accuracy 0.506 → 0.496; the whole seed set unchanged),
+# withholds right ones too (at 0.5: CMRC trial answered 0.98 → 0.93 of questions for accuracy
+# 0.511 → 0.503 and exact match 0.402 → 0.397; the whole seed set unchanged up to 0.7),
 # and TARGET_WRONG's withholds nearly all CMRC answers. The confidence is still a calibrated
 # probability; QA_MIN_CONFIDENCE is the deployment's choice, with the table this script prints.
 SHOW_AT = 0.0
@@ -88,12 +88,28 @@ def collect(svc: Service, items) -> list[dict]:
             "id": item.id, "unanswerable": item.unanswerable, "reason": choice.reason,
             "features": dict(choice.features),
             "right": bool(cand and any(matches(text, g) for g in golds)),
+            "within": bool(cand and any(within(text, g) for g in golds)),
             "exact": bool(cand and any(norm_answer(text) == norm_answer(g) for g in golds)),
             "f1": max((char_f1(text, g) for g in golds), default=0.0) if cand else 0.0,
             "before": calibration.margin_confidence(cand.coverage, choice.features.get("dense"), s.min_coverage,
                                                     s.min_dense) if choice.features else 0.0,
         })
     return rows
+
+
+def within(predicted: str, gold: str) -> bool:
+    """The answer (two characters or more) is part of the gold answer: CMRC trial's golds often carry the
+    sentence around the answer ("1944年生于加利福尼亚州的旧金山" for where someone was born), so a span
+    that is their core is right too, though `matches` finds no gold in it."""
+    p = norm_answer(predicted)
+    return len(p) >= 2 and p in norm_answer(gold)
+
+
+def fit_label(row: dict) -> bool:
+    """What the probability is fitted to: the gold is in the answer, or the answer is in the gold.
+    (Fitted to `right` alone, the model learnt that short spans are wrong, true of CMRC trial's long
+    golds only: CMRC dev's ECE 0.177 and the seed held-out half's 0.178, against 0.109 and 0.016.)"""
+    return row["right"] or row.get("within", False)
 
 
 def outcome(rows: list[dict], probs: list[float], threshold: float) -> dict:
@@ -181,7 +197,7 @@ def main() -> None:
     fit_rows = [r for r in trial_rows + seed_tune if r["reason"] in RULE_REASONS]
     tune_ids = {r["id"] for r in seed_tune}  # CMRC ids never look like q001
     weights = [SEED_WEIGHT if r["id"] in tune_ids else 1.0 for r in fit_rows]
-    model = calibration.fit([r["features"] for r in fit_rows], [r["right"] for r in fit_rows], weights,
+    model = calibration.fit([r["features"] for r in fit_rows], [fit_label(r) for r in fit_rows], weights,
                             identity=identity, fitted_on=("cmrc2018_trial", "seed_questions:odd"))
 
     def probs(rows):

@@ -191,6 +191,11 @@ def test_a_question_is_classified_by_what_it_asks(question, kind):
     ("内河航路也叫什么？", "内河航路，或称内河航线，是连结两地的海运航线。", "内河航线"),  # 或称 names it too
     # the 主角 said after the asked work, not the last one the sentence names
     ("《甲剧》的主角是谁？", "《甲剧》（1954年，电视电影，主角李四）、《乙剧》（1950年，电视电影，主角张三）", "李四"),
+    # an office its holder is said to be, with no verb of office
+    ("在某某担任市长时期，张三担任什么职务？", "在某某担任市长时期，张三是市政府政风处处长。", "市政府政风处处长"),
+    # a person's name past what the sentence says of them first
+    ("基金会现任董事会主席是谁？", "基金会现任董事会主席是曾任商学院院长的王建国。", "王建国"),
+    ("这部剧是谁主演的？", "本剧由潘志文、张玛莉等主演。", "潘志文、张玛莉等"),
 ])
 def test_the_slot_a_question_asks_for_is_lined_up_with_the_sentence(question, sentence, span):
     found = slot(normalize(question), normalize(sentence))
@@ -205,6 +210,10 @@ def test_the_slot_a_question_asks_for_is_lined_up_with_the_sentence(question, se
     ("这座车站的经营方是谁？", "某公司经营多条线路。"),  # a "某某经营" where the sentence does not name it
     ("他收藏了什么名画？", "他是著名收藏家，藏有宋人山水画多幅。"),  # one character torn out of a word (收藏家)
     ("这首歌的原唱是谁？", "这首歌由某乐队改编，某某作曲。"),  # no "由X原唱": a bare verb noun is not asked
+    # a span that points at what it means instead of naming it
+    ("这位将军被谁所杀？", "这位将军率部北上，被其下所杀。"),
+    ("这种树有什么用途？", "对当地人而言，此树的用途广泛。"),
+    ("这座城市的名字是什么？", "这座城市的名字是其他。"),
 ])
 def test_no_slot_where_the_sentence_does_not_restate_the_question(question, sentence):
     found = slot(normalize(question), normalize(sentence))
@@ -216,6 +225,7 @@ def test_no_slot_where_the_sentence_does_not_restate_the_question(question, sent
     ("果实长约15至20厘米。", ["15至20厘米"]),
     ("每季度抽检2-4个批次", ["2-4个"]),
     ("共发放防护服1.4万件、医用手套11万双", ["1.4万件", "11万双"]),  # a list of quantities
+    ("注册资本为30亿越南盾，主频4.7 GHz", ["30亿越南盾", "4.7 GHz"]),  # currencies and units in Latin letters
     ("于2020-10-05发布", []),  # a date is not a quantity
     ("2019年完成", []),  # nor is a bare year
     ("有效期为二十年", []),  # nor a span of years, unless the question asks how long (number.py durations)
