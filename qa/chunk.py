@@ -121,8 +121,9 @@ def split_sentences(text: str, start: int, end: int) -> list[_Sentence]:
             depth += 1
         elif ch in _CLOSE_QUOTES:
             depth = max(0, depth - 1)
-        # "…明年继续努力！”" ends a sentence at the closing quote, not inside it.
-        quote_closes_sentence = ch in _CLOSE_QUOTES and depth == 0 and i > s and text[i - 1] in _ENDS
+        # "…明年继续努力！”" ends a sentence at the closing quote, not inside it; a title's own mark
+        # ("《好！》节目中…") ends none: a title is a name, never a sentence.
+        quote_closes_sentence = ch in _CLOSE_QUOTES and ch != "》" and depth == 0 and i > s and text[i - 1] in _ENDS
         if ch in _ENDS and depth == 0 or ch in "\n\f" or quote_closes_sentence:
             j = i + 1
             while j < end and (text[j] in _ENDS or text[j] in _TRAILERS):

@@ -77,6 +77,12 @@ def test_quoted_sentence_is_not_split_inside_the_quotes():
     assert spans == ["他说：“今年目标已完成。明年继续努力！”", "会议结束。"]
 
 
+def test_a_title_ending_in_an_exclamation_mark_ends_no_sentence():
+    text = "他在《加油！》节目中首次公开演唱。专辑反响很好。"
+    spans = [text[s.start:s.end] for s in split_sentences(text, 0, len(text))]
+    assert spans == ["他在《加油！》节目中首次公开演唱。", "专辑反响很好。"]
+
+
 def test_long_sentences_are_packed_to_the_target():
     text = "".join(f"第{i}句话有一些内容。" for i in range(100))
     sentences = split_sentences(text, 0, len(text))
