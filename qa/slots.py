@@ -729,13 +729,16 @@ def _agent(question: str, sentence: str, bare: bool = False) -> Slot | None:
 _POINTING = re.compile(r"^(?:[此该其这那][\u4e00-\u9fff]{0,2}|[两二三四五六七八九十几数]+[人者位]|以下|如下|下列|例如|比如|前者|后者|上述|"
                        r"双方|彼此|自己|本人)$")
 _SAYS_NOTHING = ("r", "f", "d", "c", "p", "u")  # jieba: pronoun, locality, adverb, conjunction, preposition, particle
+_PROPER = ("nr", "ns", "nt", "nz")  # jieba: a person's, a place's, an organisation's or another proper name
 
 
 def _pointing(span: str) -> bool:
     """`span` names nothing: it points at what the sentence says elsewhere, or its words only tie others.
     (An anonymised name, "某某", "张某某", jieba tags a pronoun too: it names someone.)"""
-    return "某" not in span and (bool(_POINTING.match(span)) or
-                                all(flag.startswith(_SAYS_NOTHING) for _, flag in tags(span)))
+    words = tags(span)
+    if "某" in span or any(flag.startswith(_PROPER) for _, flag in words):
+        return False  # "那曲", "那坡县": a place's name may open like a demonstrative
+    return bool(_POINTING.match(span)) or all(flag.startswith(_SAYS_NOTHING) for _, flag in words)
 
 
 def slot(question: str, sentence: str) -> Slot | None:

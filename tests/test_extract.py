@@ -196,6 +196,8 @@ def test_a_question_is_classified_by_what_it_asks(question, kind):
     # a person's name past what the sentence says of them first
     ("基金会现任董事会主席是谁？", "基金会现任董事会主席是曾任商学院院长的王建国。", "王建国"),
     ("这部剧是谁主演的？", "本剧由潘志文、张玛莉等主演。", "潘志文、张玛莉等"),
+    # a place's name that opens like a demonstrative still names it
+    ("这次会议在哪里召开？", "这次会议在那曲召开。", "那曲"),
 ])
 def test_the_slot_a_question_asks_for_is_lined_up_with_the_sentence(question, sentence, span):
     found = slot(normalize(question), normalize(sentence))
