@@ -228,6 +228,7 @@ def test_no_slot_where_the_sentence_does_not_restate_the_question(question, sent
     ("每季度抽检2-4个批次", ["2-4个"]),
     ("共发放防护服1.4万件、医用手套11万双", ["1.4万件", "11万双"]),  # a list of quantities
     ("注册资本为30亿越南盾，主频4.7 GHz", ["30亿越南盾", "4.7 GHz"]),  # currencies and units in Latin letters
+    ("检查经营主体1.2万家次，出动执法人员3.5万人次", ["1.2万家次", "3.5万人次"]),  # counts of times, whole
     ("于2020-10-05发布", []),  # a date is not a quantity
     ("2019年完成", []),  # nor is a bare year
     ("有效期为二十年", []),  # nor a span of years, unless the question asks how long (number.py durations)
@@ -438,6 +439,13 @@ def _best(question: str, text: str) -> str:
     ("这档节目播出的时间段是什么时候？", "这档节目为1980年代中某电视台于每周日上午11:00～12:00播出的卡通时段，始于1984年。",
      "每周日上午11:00～12:00"),
     ("窗口几点开始办公？", "办事大厅工作时间为周一至周五上午9:00-12:00，下午2时30分至5时30分。", "周一至周五上午9:00-12:00"),
+    # date: a part of a year or of a month is part of the date, and 哪一年 still takes the year
+    ("全省新增市场主体最多是在什么时候？", "2021年一季度，全省新增市场主体最多。", "2021年一季度"),
+    ("专项整治什么时候完成？", "专项整治于2019年12月底完成。", "2019年12月底"),
+    ("专项整治是哪一年完成的？", "专项整治于2020年上半年完成。", "2020年"),
+    # number: percentage points whole, and a figure given as a bound with its bound
+    ("新兴产业占比提高了多少？", "当年新兴产业占比提高2.5个百分点。", "2.5个百分点"),
+    ("食品抽检覆盖率达到多少？", "全市食品抽检覆盖率达到95%以上。", "95%以上"),
     # list: the enumeration whose own clause says what is asked
     ("该药材有哪些功能？", "该药材性寒味苦，主治感冒、疟疾、痢疾等症，功能发汗、退热、消肿。", "功能发汗、退热、消肿"),
 ])

@@ -86,6 +86,7 @@ def _number_of(text: str) -> str | None:
     return numeral_value(re.match(r"[零〇一二两三四五六七八九十百千万亿]+", text).group(0))
 
 
+_BOUND = re.compile(r"以上|以下|左右|之多")
 _APPROX = re.compile(rf"(?:{ABOUT}|近|将近|超过|逾|多达|不足|不到)$")  # …and bounds a count is given with
 
 
@@ -140,6 +141,8 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
                 start -= 1  # "第3名" is the answer to 第几名, "3名" is not
             if about := _APPROX.search(s.text, 0, start):
                 start = about.start()  # "约22平方公里": a figure given as approximate is answered so
+            if bound := _BOUND.match(s.text, end):
+                end = bound.end()  # "95%以上", "30人左右": a figure given as a bound is answered so
             if q.unit_word and s.norm.startswith(q.unit_word, end):  # "80" + "公分" the question names
                 end += len(q.unit_word)
                 bonus += W.unit_match

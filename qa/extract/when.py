@@ -29,7 +29,8 @@ _CLOCK_AT = re.compile(_CLOCK)
 _CLOCK_Q = re.compile(r"几点|时间段|时段|几时")  # a time of day is asked: a clock time before any date
 _ONE = (rf"{_CLOCK}|"
         r"[\u4e00-\u9fff]{2}(?:\d{1,2}|[元一二三四五六七八九十]{1,4})年\s*[（(](?:公元前?)?\d{1,4}年[）)]|"  # 天正16年（1588年）
-        rf"(?:{_YEAR})?\d{{1,2}}月\d{{1,2}}日|\d{{4}}-\d{{1,2}}-\d{{1,2}}|{_YEAR}\d{{1,2}}月|{_YEAR}(?:代|初|底|末)?|"
+        rf"(?:{_YEAR})?\d{{1,2}}月\d{{1,2}}日|\d{{4}}-\d{{1,2}}-\d{{1,2}}|{_YEAR}\d{{1,2}}月(?:底|初|末|[上中下]旬)?|"
+        rf"{_YEAR}(?:[上下]半年|(?:第|前)?[一二三四]季度)|{_YEAR}(?:代|初|底|末)?|"  # 2021年一季度, 2020年上半年
         r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})世纪(?:\d{2}年代|[一二三四五六七八九十]{2}年代)?(?:[初中末]期?|[前后]期|[上下]半叶)?|(?:公元前?)\d{1,4}年|"
         r"[〇零一二三四五六七八九]{4}年(?:[一二三四五六七八九十]{1,2}月(?:[一二三四五六七八九十]{1,3}日)?)?|"
         # a time of year with no year ("盛花期为夏季", "生殖季在2至4月"): what a 什么时候 about a
@@ -67,7 +68,7 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
                 continue  # asked for a day, a bare year is not an answer
             end = m.end()
             year = re.match(_YEAR, m.group(0))
-            if year_only and year and re.match(r"[\d初底末]", m.group(0)[year.end():year.end() + 1]) \
+            if year_only and year and re.match(r"[\d初底末上下前第一二三四]", m.group(0)[year.end():year.end() + 1]) \
                     and not re.search(_TO, m.group(0)):
                 end = m.start() + year.end()  # a month or 初/底 follows: "1990年代" stays whole
             if bound := _BOUND.match(s.text, end):
