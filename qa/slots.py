@@ -532,9 +532,10 @@ def _office(question: str, sentence: str) -> Slot | None:
         return None
     said = next((m for m in _OFFICE_S.finditer(sentence) if sentence[m.start():m.end() + MIN_RUN] not in question), None)
     if said is None:  # an office the question itself names ("在某某担任市长时期") is not asked
-        # "…，某某担任什么职务" ↔ "…，某某是某局处长": the office its holder is said to be
+        # "…，某某担任什么职务" ↔ "…，某某是某局处长": the office its holder is said to be (a verb of office
+        # here would only bring back the one the question names)
         holder = _CLAUSE.split(question[:asked.start()])[-1]
-        said = re.search(rf"{re.escape(holder)}(?:是|为|出任|作为)", sentence) if len(holder) >= MIN_RUN else None
+        said = re.search(rf"{re.escape(holder)}(?:是|为|作为)", sentence) if len(holder) >= MIN_RUN else None
         if said is None:
             return None
     start, end = said.end(), _clause_end(sentence, said.end())
