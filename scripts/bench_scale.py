@@ -37,7 +37,8 @@ BENCH = ROOT.parent / "shared" / "bench"
 CACHE = ROOT / "build" / "bench_scale"
 SEED = 15
 REAL_VECTORS = 1500  # real chunks embedded once (corpus, CMRC trial, then CMRC dev up to this many)
-N_TRIAL_QUESTIONS = 94  # with the 106 seed questions: 200
+N_SEED_QUESTIONS = 106  # the seed set's first 106, the questions the README's figures were measured with
+N_TRIAL_QUESTIONS = 94  # with those: 200
 SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
 REGIONS = ("湖南省", "株洲市", "长沙市", "贵州省", "贵阳市", "河北省", "江苏省", "南京市", "广东省", "四川省",
            "浙江省", "湖北省", "山东省", "河南省", "云南省", "")
@@ -111,7 +112,7 @@ def questions() -> list[str]:
     seed = [json.loads(x)["question"] for x in (ROOT / "eval" / "seed_questions.jsonl").read_text("utf-8").splitlines() if x.strip()]
     trial = [json.loads(x)["question"] for x in (BENCH / "cmrc2018_trial" / "qa.jsonl").read_text("utf-8").splitlines() if x.strip()]
     step = max(1, len(trial) // N_TRIAL_QUESTIONS)
-    return seed + trial[::step][:N_TRIAL_QUESTIONS]
+    return seed[:N_SEED_QUESTIONS] + trial[::step][:N_TRIAL_QUESTIONS]
 
 
 # ----- step 1: the real sample (documents, chunks, vectors) and the sentence pool, cached -----

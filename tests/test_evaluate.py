@@ -12,9 +12,12 @@ SEED = PROJECT_ROOT / "eval" / "seed_questions.jsonl"
 
 # Measured on the seed set with the default model (hybrid); a drop below any of these fails.
 # Raise them when a change improves the figures (see README, "Evaluation").
-PINNED = {"hit@5": 1.0, "mrr@10": 0.9543, "answer_accuracy": 0.9677, "answer_exact": 0.8495,
-          "answer_f1": 0.9063, "refusal_recall": 1.0, "refusal_precision": 0.9286}
-MAX_WRONG_ANSWER_RATE = 0.022
+# Exact match and F1 fell from 0.8495 / 0.9063 when the set grew by 24 how / which-measures questions
+# (q107–q130): their golds are single measures, the answers the paragraph that gives them.
+PINNED = {"hit@5": 1.0, "mrr@10": 0.9637, "answer_accuracy": 0.9744, "answer_exact": 0.6752,
+          "answer_f1": 0.7786, "refusal_recall": 1.0, "refusal_precision": 0.9286}
+PINNED_BY_TYPE = {"method": 1.0}  # 0.375 before a paragraph's lead stopped answering how on its own
+MAX_WRONG_ANSWER_RATE = 0.018
 
 
 @pytest.mark.parametrize("predicted,gold,expected", [
@@ -70,6 +73,7 @@ def test_seed_set_is_well_formed():
     assert problems == [] and len(items) >= 80
     assert sum(i.unanswerable for i in items) >= 10
     assert sum(bool(i.history) for i in items) >= 8
+    assert sum(i.type == "method" for i in items) >= 20  # how / which measures: most of what staff ask
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +89,8 @@ def test_quality_gate_on_the_seed_set(seed_report):
     m = seed_report["configs"]["hybrid"]["metrics"]
     for name, floor in PINNED.items():
         assert m[name] >= floor, f"{name} fell to {m[name]} (pinned {floor})"
+    for kind, floor in PINNED_BY_TYPE.items():
+        assert m["accuracy_by_type"][kind] >= floor, f"{kind} accuracy fell to {m['accuracy_by_type'][kind]} (pinned {floor})"
     assert m["wrong_answer_rate"] <= MAX_WRONG_ANSWER_RATE
 
 
@@ -135,9 +141,9 @@ def test_the_report_scores_each_kind_of_answer_span_apart(seed_report, tmp_path)
     m = seed_report["configs"]["hybrid"]["metrics"]
     outcomes = seed_report["configs"]["hybrid"]["outcomes"]
     kinds = m["by_extractor"]
-    assert set(kinds) <= {"number", "table_cell", "date", "name", "slot", "list", "block", "sentence"}
+    assert set(kinds) <= {"number", "table_cell", "date", "name", "slot", "list", "method", "block", "sentence"}
     assert sum(v["answers"] for v in kinds.values()) == sum(o["found"] for o in outcomes if not o["unanswerable"])
-    assert {"table_cell", "number", "slot"} <= set(kinds)  # the seed set asks for all three
+    assert {"table_cell", "number", "slot", "method", "block"} <= set(kinds)  # the seed set asks for all five
     assert 0 < m["answer_rouge_l"] <= 1 and 0 < m["answer_f1"] <= 1
     report.write_all(seed_report, tmp_path)
     md = (tmp_path / "report.md").read_text(encoding="utf-8")

@@ -33,6 +33,10 @@ from qa.textnorm import normalize
     ("专项行动包括哪些内容？", "list"),
     ("该市的卫星城有哪几座？", "list"),  # which ones, not how many
     ("该市有几座卫星城？", "number"),
+    ("贵州在准入制度改革方面做了哪些工作？", "method"),  # the work done is the measures
+    ("突出标准带动的具体做法是什么？", "method"),  # the measures asked the other way round
+    ("他辞官后做了什么工作？", "entity"),  # what one person did: a slot
+    ("强化线上监管的主要任务有哪些？", "method"),
 ])
 def test_a_question_is_classified_by_what_it_asks(question, kind):
     assert classify(question) == kind
@@ -370,6 +374,23 @@ def _best(question: str, text: str) -> str:
     ("该局如何帮助小微企业纾困？", "——帮助小微企业纾困。该局出台十条帮扶措施，减免检测费用三百万元。同时选派干部驻企服务。"
      "\n\n——守住安全底线。全年开展专项检查十余次。",
      "——帮助小微企业纾困。该局出台十条帮扶措施，减免检测费用三百万元。同时选派干部驻企服务。"),
+    # method: a paragraph's unmarked lead restates the aim; asked how, what follows it answers too —
+    # "一是…", "3." or no mark at all; the next sentence cut at its last clause that fits when it is a page
+    ("该局如何推进信用监管？", "该局全年工作成效明显。\n\n推进信用监管，创新监管手段。统一使用抽查平台，实现跨部门联合抽查。"
+     "严格执行经营异常名录制度。\n\n守牢安全底线。开展隐患大排查。",
+     "推进信用监管，创新监管手段。统一使用抽查平台，实现跨部门联合抽查。严格执行经营异常名录制度。"),
+    ("该省如何深化准入制度改革？", "会议部署了七项任务。\n一是着力深化准入制度改革。全面推行证照分离改革，加大照后减证力度。\n"
+     "二是着力营造放心消费环境。严查不正当竞争。",
+     "一是着力深化准入制度改革。全面推行证照分离改革，加大照后减证力度。"),
+    ("如何降低企业退出成本？", "总体要求如前所述。\n3.降低企业退出成本。深化企业注销便利化改革，完善退出制度。\n4.加强监管。",
+     "3.降低企业退出成本。深化企业注销便利化改革，完善退出制度。"),
+    ("该局如何打造质量品牌？", "该局工作扎实。\n打造质量品牌。" + "成立质量发展委员会，" * 30 + "加大考核力度。",
+     "打造质量品牌。" + "成立质量发展委员会，" * 20 + "成立质量发展委员会"),
+    # … but not a sentence in mid-paragraph, nor a short opening sentence that states a figure: those are facts
+    ("该局如何保障节日市场供应？", "节日期间物价平稳。该局保障市场供应。组织企业增加投放，开展巡查。",
+     "该局保障市场供应。"),
+    ("该局如何开展抽检？", "\n全年抽检2000批次。该局按月公布抽检计划，推行快检设备。\n其他工作。",
+     "该局按月公布抽检计划，推行快检设备。"),
     # yes/no: the sentence that states or denies it, as evidence
     ("个体工商户是否需要报送年度报告？", "个体工商户每年都要更新信息。个体工商户应当于每年6月30日前报送年度报告。",
      "个体工商户应当于每年6月30日前报送年度报告。"),
@@ -380,6 +401,30 @@ def _best(question: str, text: str) -> str:
     ("该亚科包含哪两个族？", "学者提出该亚科包含两个族：甲龙族、乙龙族。", "甲龙族、乙龙族"),
     ("该剧获得了第几名？", "该剧在评选中获得第3名，观众反响热烈。", "第3名"),
     ("雷达的探测距离是多少？", "该型雷达的探测距离为30km，精度较高。", "30km"),
+    # number: a ceiling or floor is part of the figure ("不超过50万元" is no "超过50万元"), a range given
+    # by its two bounds is one answer, a rate keeps what it is per, a spell of months is what 多少个月 asks
+    ("对新认定的企业给予多少奖励？", "对新认定的企业，给予最高不超过50万元的一次性奖励。", "最高不超过50万元"),
+    ("补贴期限最长多久？", "补贴标准为每人每月500元，补贴期限最长不超过6个月。", "最长不超过6个月"),
+    ("专项资金有多少？", "市财政每年安排不低于2000万元的专项资金。", "不低于2000万元"),
+    ("罚款金额是多少？", "对违法企业，依法处以5万元以上20万元以下罚款。", "5万元以上20万元以下"),
+    ("补贴标准是多少？", "补贴标准为每人每月500元，补贴期限最长不超过6个月。", "每人每月500元"),
+    ("房租减免多少个月？", "对承租国有房屋的小微企业，免除3个月房租。", "3个月"),
+    # number: a negation stays with its word (不合格 is not 合格); 同比/环比/增幅 ask for a rate
+    ("不合格样品有多少批次？", "本次共抽检食品样品500批次，合格490批次，不合格10批次。", "10批次"),
+    ("全市新增市场主体同比增长多少？", "2023年，全市新增市场主体3.2万户，同比增长12.5%。", "12.5%"),
+    # number: 电话/热线/号码 asks for a telephone number, which is no quantity
+    ("联系电话是多少？", "咨询电话：0731-12345678，联系人：王某。", "0731-12345678"),
+    ("投诉举报电话是多少？", "消费者可拨打12315投诉举报热线反映问题。", "12315"),
+    ("咨询电话是多少？", "如有疑问，请拨打咨询电话（0731）88886666转2。", "（0731）88886666转2"),
+    # reason: a sentence opening with its purpose ("为…，…决定…") gives the purpose clause, not the rest
+    ("为什么要开展这次专项行动？", "为切实维护消费者合法权益，市场监管局决定开展专项行动。", "为切实维护消费者合法权益"),
+    ("他为什么离开家乡？", "为了完成学业，他离开家乡，到省城求学。", "为了完成学业"),
+    # method: items after the lead-in's comma ("X，一是…；二是…；三是…") are one block
+    ("该市如何加强食品安全监管？", "该市加强食品安全监管，一是建立追溯体系；二是开展校园专项检查；三是推行明厨亮灶。全年未发生事故。",
+     "该市加强食品安全监管，一是建立追溯体系；二是开展校园专项检查；三是推行明厨亮灶。"),
+    # list: items one to a sentence after a lead-in are one block ("以下材料：（一）…；（二）…")
+    ("申请人需要提交哪些材料？", "申请人应当提交以下材料：（一）申请书；（二）营业执照复印件；（三）法定代表人身份证明。逾期不予受理。",
+     "申请人应当提交以下材料：（一）申请书；（二）营业执照复印件；（三）法定代表人身份证明。"),
     # number: a size in the asked dimension's unit, though its clause names only the dimension
     ("这种松树有多高？", "这种松树是当地特有树种，树高可达55米。", "55米"),
     # number: the figure said of the asked dimension, not of another ("长702米，深80米")

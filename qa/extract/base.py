@@ -33,7 +33,7 @@ UNITS = ("(?:户|戶|家|件|人|台|辆|輛|艘|架|项|項|条|條|处|處|个
          "公分|公尺|位|种|種|季|期|代|任|轮|輪|章|版|颗|顆|架|艘|间|間|栋|棟|分|发|發|"
          "(?i:km²|km/h|km|cm|mm|kg|m²|[kmg]?hz|[kmg]w|[kmgt]b|mah|db)(?![a-zA-Z])|㎡|m(?![a-zA-Z])")
 UNIT_HINT = re.compile(rf"多少\s*((?:{MAGNITUDE})?(?:{UNITS}))|几\s*((?:{MAGNITUDE})?(?:{UNITS}))")
-_PERCENT_Q = re.compile(r"比例|比重|百分之|占比|率")
+_PERCENT_Q = re.compile(r"比例|比重|百分之|占比|率|同比|环比|增幅|增速|降幅|涨幅")
 # What a question's wording says about the unit of its answer. The last four ask a size by its
 # dimension (多高, 面积): `Asked.sized`.
 _UNIT_WORDS = ((re.compile(r"金额|资金|罚没|多少钱|费用|收入|融资|投资|担保"), "元"),
@@ -46,6 +46,8 @@ _SIZE_WORDS = ((re.compile(r"多[高长宽深远厚]|高度|长度|宽度|深度
                (re.compile(r"面积|多大的?(?:地方|土地|面积)"), "亩|平方米|平方公里|公顷|平方英里"),
                (re.compile(r"多快|速度|时速"), "公里|节|米|马赫"))
 CLAUSE_BREAK = re.compile(r"[，,；;：:]")
+_SPELL_Q = re.compile(r"(?:多少|几)个月")
+_NEGATIONS = frozenset({"不", "未", "非", "无"})
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,12 @@ def terms(question: str, idf=None) -> dict[str, float]:
     say more than common ones ("护照" more than "申请"); without `idf`, longer words do."""
     stop = stopwords()
     out: dict[str, float] = {}
-    for w in split(normalize(question)):
+    words = split(normalize(question))
+    # A negation stays with its word: "不合格" is the opposite of "合格" (jieba cuts 不 off, and alone
+    # it is a stopword).
+    words = [f"{w}{words[i + 1]}" if w in _NEGATIONS and i + 1 < len(words) and len(words[i + 1]) >= 2 else
+             "" if i and words[i - 1] in _NEGATIONS and len(w) >= 2 else w for i, w in enumerate(words)]
+    for w in filter(None, words):
         if w in QUESTION_WORDS or w in stop or len(w) < 2 and not w.isdigit():
             continue
         if len(w) >= 3 and w[-1] in "省市县":  # "醴陵市": the text may say just "醴陵"
@@ -143,6 +150,8 @@ def asked(question: str, idf=None, part: str | None = None) -> Asked:
     q = normalize(part or question)
     hint = UNIT_HINT.search(q)
     unit_hint = (hint.group(1) or hint.group(2)) if hint else ("%" if _PERCENT_Q.search(q) else "")
+    if _SPELL_Q.search(q):  # "减免多少个月": a spell of months ("3个月"), not a count of 个
+        unit_hint = "年|个月"
     if not unit_hint:
         unit_hint = next((u for pattern, u in _UNIT_WORDS + _SIZE_WORDS if pattern.search(q)), "")
     return Asked(

@@ -1,4 +1,5 @@
-"""哪些/包括: an enumeration ("A、B、C"), the one carrying the question's “quoted” name first."""
+"""哪些/包括: an enumeration ("A、B、C"), the one carrying the question's “quoted” name first, or the
+block of items a lead-in opens ("提交以下材料：（一）…；（二）…")."""
 from __future__ import annotations
 
 import re
@@ -8,6 +9,7 @@ from ..slots import tags
 from ..textnorm import normalize
 from .base import Asked, Candidate, Passage, W, clause_at, coverage, sentences
 from .entity import slot_candidates
+from .sentence import with_blocks
 
 KIND = "list"
 RULES = ((40, re.compile(r"哪些|包括|包含|有哪几|哪几[个项类方面]|主要有|分别是")),)
@@ -71,5 +73,6 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
             # the enumeration whose own clause says what is asked ("…主治甲、乙、丙，功能丁、戊、己" for 功能)
             own += W.list_clause * coverage(s.norm[clause_at(s.norm, a)[0]:a + len(span)], "", q.focus)
             out.append(s.candidate(a, a + len(span), s.base + W.list_base + own + near_quote, KIND))
-        out.append(s.whole(s.base + near_quote))
+        # the sentence, or the enumerated block it opens ("提交以下材料：（一）…；（二）…")
+        out.extend(with_blocks(s, s.base + near_quote))
     return out

@@ -11,7 +11,11 @@ from .sentence import with_blocks
 
 KIND = "method"
 RULES = ((35, re.compile(r"如何|怎样|怎么(?!会|回事)|通过什么|用什么(?:方法|方式|办法)|"
-                         r"(?:哪些|什么|何种|有何)(?:措施|举措|办法|做法|方式|方法|途径|手段|政策)|采取.{0,6}(?:措施|举措)")),)
+                         r"(?:哪些|什么|何种|有何)(?:措施|举措|办法|做法|方式|方法|途径|手段|政策)|采取.{0,6}(?:措施|举措)|"
+                         # the measures asked the other way round, or as the work done: "具体做法是什么",
+                         # "主要任务有哪些", "做了哪些工作" ("做了什么工作" asks what one person did: a slot)
+                         r"(?:措施|举措|做法|办法|路径|任务)(?:主要)?(?:是|有|包括)(?:什么|哪些)|"
+                         r"(?:做|开展|推进)了?哪些(?:工作|行动)")),)
 # Words that carry a method or a measure: a sentence saying how, not just that.
 _MARKERS = re.compile(r"通过|采取|采用|实行|推行|建立|完善|加强|实施|开展|推进|落实|强化|健全|依托|利用|以.{1,12}为")
 
@@ -45,7 +49,7 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
     out = []
     means, named = _MEANS.search(q.text), _NAMED_Q.search(q.text)
     for s in sentences(q, p):
-        out.extend(with_blocks(s, s.base + (W.method_marker if _MARKERS.search(s.norm) else 0.0), KIND))
+        out.extend(with_blocks(s, s.base + (W.method_marker if _MARKERS.search(s.norm) else 0.0), KIND, leads=True))
         if means:
             out.extend(slot_candidates(q, s, s.base))
         if named:

@@ -1,5 +1,6 @@
-"""多少/几/比例: a quantity with its unit ("1.4万件", "2-4个", "一千二百零六家"), in the clause
-that holds the question's words; a table row's cell when the passage is one."""
+"""多少/几/比例: a quantity with its unit ("1.4万件", "2-4个", "一千二百零六家"), with what it is given as
+("最高不超过50万元", "每人每月500元", "5万元以上20万元以下"), in the clause that holds the question's
+words; a telephone number for 电话/热线; a table row's cell when the passage is one."""
 from __future__ import annotations
 
 import re
@@ -16,6 +17,7 @@ from .base import (
     Asked,
     Candidate,
     Passage,
+    Sentence,
     W,
     clause_at,
     coverage,
@@ -87,7 +89,15 @@ def _number_of(text: str) -> str | None:
 
 
 _BOUND = re.compile(r"以上|以下|左右|之多")
-_APPROX = re.compile(rf"(?:{ABOUT}|近|将近|超过|逾|多达|不足|不到)$")  # …and bounds a count is given with
+# …and what a figure is given as: approximate, or a bound, or a ceiling or floor ("最高不超过50万元" is no
+# "50万元", still less "超过50万元"); the longest wins, a ceiling's 最高 with its 不超过.
+_APPROX = re.compile(rf"(?:(?:最高|最多|最长|最低|最少|最短)?(?:不超过|不高于|不多于|不低于|不少于|不足|不到)|"
+                     rf"{ABOUT}|近|将近|超过|逾|多达|至少|至多|最高|最多|最长|最低|最少|最短)$")
+# What a rate is per, right before its figure ("每人每月500元"): part of the answer.
+_PER = re.compile(r"(?:每(?:[人户家年月日天周次件项台名]|个月|平方米|公斤|千克|吨|亩)){1,3}$")
+# "5万元以上20万元以下": a range given by its two bounds is one answer, whichever figure was found.
+_LOWER_BOUND = re.compile(rf"{NUMBER.pattern}以上$")
+_UPPER_BOUND = re.compile(rf"{NUMBER.pattern}以下")
 
 
 def _inside(m: re.Match, others: list[re.Match]) -> bool:
@@ -124,6 +134,23 @@ def _scored(q: Asked, sentence: str, norm: str, occ, about: float) -> list[tuple
     return out
 
 
+# 电话/热线/号码 asks for a telephone number ("0731-12345678", "12315"), which is no quantity: its
+# parts joined by "-" are not even found as figures.
+_PHONE_Q = re.compile(r"电话|热线|号码|传真|手机")
+_PHONE = re.compile(r"(?<![\d.\-－])(?:[(（]?0\d{2,3}[)）]?[-－—]?\d{7,8}(?:[-－—转]\d{1,5})?|1[3-9]\d{9}|"
+                    r"400[-－]?\d{3}[-－]?\d{4}|\d{5,6})(?![\d.\-－])")
+
+
+def _phones(q: Asked, s: Sentence) -> list[Candidate]:
+    """Each telephone number of the sentence, scored as a quantity with the asked unit in its clause."""
+    out = []
+    for m in _PHONE.finditer(s.text):
+        a, b = clause_at(s.norm, m.start())
+        score = s.base + W.unit_match + W.clause * coverage(s.norm[a:b], "", q.focus)
+        out.append(s.candidate(m.start(), m.end(), score, KIND))
+    return out
+
+
 def extract(q: Asked, p: Passage) -> list[Candidate]:
     if p.kind == "table_row":
         return cell.extract(q, p)
@@ -131,7 +158,10 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
         return []  # its rows are chunks of their own, with their columns named
     out = []
     counted = _COUNTED_LAST.search(q.text)
+    phone = _PHONE_Q.search(q.text)
     for s in sentences(q, p):
+        if phone:
+            out.extend(_phones(q, s))
         filled = slots.slot(q.text, s.norm)  # "整合规范成了多少家" ↔ "…整合规范成35家"
         for m, bonus, support in _scored(q, s.text, s.norm, s.occ, s.coverage):
             if filled and filled.start <= m.start() < filled.end:
@@ -141,8 +171,14 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
                 start -= 1  # "第3名" is the answer to 第几名, "3名" is not
             if about := _APPROX.search(s.text, 0, start):
                 start = about.start()  # "约22平方公里": a figure given as approximate is answered so
+            if per := _PER.search(s.text, 0, start):
+                start = per.start()  # "每人每月500元": a rate is answered with what it is per
             if bound := _BOUND.match(s.text, end):
                 end = bound.end()  # "95%以上", "30人左右": a figure given as a bound is answered so
+                if bound.group(0) == "以上" and (upper := _UPPER_BOUND.match(s.text, end)):
+                    end = upper.end()
+                elif bound.group(0) == "以下" and (lower := _LOWER_BOUND.search(s.text, 0, start)):
+                    start = lower.start()
             if q.unit_word and s.norm.startswith(q.unit_word, end):  # "80" + "公分" the question names
                 end += len(q.unit_word)
                 bonus += W.unit_match

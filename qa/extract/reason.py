@@ -1,5 +1,5 @@
-"""为什么/为何/什么原因: the clause that gives the reason (因为…, 由于…, 是为了…), or what comes
-before the consequence (…，因此…), else its sentence."""
+"""为什么/为何/什么原因: the clause that gives the reason (因为…, 由于…, 是为了…), the purpose a
+sentence opens with ("为…，…"), or what comes before the consequence (…，因此…), else its sentence."""
 from __future__ import annotations
 
 import re
@@ -16,6 +16,9 @@ _THEREFORE = re.compile(r"因此|所以|因而|故而|以致|于是")
 # "因X而Y": a single 因 opens a reason only when a 而 closes it.
 _BECAUSE_THEN = re.compile(r"(?<![原基诱起])因(?![此为而素])([^，,。；;]{2,40}?)而")
 _END = re.compile(r"[。；;！？!?]")
+# A sentence opening with its purpose ("为切实维护消费者权益，市场监管局决定…", the way a notice states why):
+# the purpose clause is the reason, not the rest of the sentence. 为 then is no copula nor 为此/为止/为主.
+_PURPOSE = re.compile(r"\s*((?:为了|为)(?!什么|何|此|止|主|人|期|首|由|准)[^，,。；;！？!?]{2,60})[，,]")
 _EDGE = "，,、：: "
 RESTATED = 0.6  # share of a clause's characters the question says: more, and it restates the question
 
@@ -44,7 +47,9 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
     out = []
     for s in sentences(q, p):
         out.append(s.whole(s.base, KIND))
-        if reason := _reason(s.text):
+        if purpose := _PURPOSE.match(s.text):
+            out.append(s.candidate(purpose.start(1), purpose.end(1), s.base + W.reason_marker, KIND))
+        elif reason := _reason(s.text):
             a, b = reason
             b = _unsaid(q.text, s.text, a, b)
             out.append(s.candidate(a, b, s.base + W.reason_marker, KIND))

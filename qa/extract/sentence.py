@@ -16,13 +16,17 @@ ITEM = re.compile(r"^\s*(?:[一二三四五六七八九十]+是|[（(][一二三
 BLOCK_MAX = 220  # characters: a how/what-measures answer is a clause to a few sentences, not a page
 
 
+_LEAD_BREAK = re.compile(r"[：:，,]")
+
+
 def block_end(s: Sentence) -> int:
     """Where the enumerated block opened by sentence `s` ends: a lead-in ending in "：" or an item
-    ("一是…") runs on through the items right after it; -1 when it opens no block."""
+    ("一是…", also after the lead-in's colon or comma: "该市加强监管，一是…；") runs on through the items
+    right after it; -1 when it opens no block."""
     text = s.passage.text
     first = s.text.strip()
-    after_colon = re.split(r"[：:]", first)[-1]
-    if not (first.endswith(("：", ":")) or ITEM.match(first) or after_colon != first and ITEM.match(after_colon)):
+    items_after_lead = any(ITEM.match(part) for part in _LEAD_BREAK.split(first)[1:])
+    if not (first.endswith(("：", ":")) or ITEM.match(first) or items_after_lead):
         return -1
     end = -1
     for nxt in s.all[s.k + 1:s.k + 4]:
@@ -36,27 +40,52 @@ def block_end(s: Sentence) -> int:
 # name what the paragraph then says, and no answer by themselves.
 HEADING_MAX = 16  # characters
 _RUN_IN = re.compile(r"^\s*(?:——|—|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）])")
+# A report's paragraph often opens with its aim in a few words and no mark ("推进信用管理体系，创新监管手段。",
+# "一是着力深化市场准入制度改革。"), then says how. Asked how, that lead only restates the question: the
+# answer is what follows it. A lead states no figure: a short opening sentence with one is a fact.
+LEAD_MAX = 24  # characters
+_FIGURE = re.compile(r"\d")
 
 
-def heading_end(s: Sentence) -> int:
+def _opens_paragraph(s: Sentence) -> bool:
+    return s.k == 0 or "\n" in s.passage.text[s.all[s.k - 1].end:s.start]
+
+
+def _is_lead(s: Sentence, first: str) -> bool:
+    """Short, opening its paragraph, and stating no figure but its item number ("3.", "（二）")."""
+    return len(first) <= LEAD_MAX and not _FIGURE.search(ITEM.sub("", first)) and _opens_paragraph(s)
+
+
+def heading_end(s: Sentence, leads: bool = False) -> int:
     """Where the paragraph that sentence `s` heads ends (its next one or two sentences, within
-    BLOCK_MAX); -1 when `s` is no run-in heading."""
+    BLOCK_MAX; the next one cut at its last clause within BLOCK_MAX when it alone is longer); -1 when
+    `s` is no run-in heading, nor, with `leads` (a how question), a paragraph's lead."""
     text = s.passage.text
     first = s.text.strip()
-    if len(first) > HEADING_MAX or not _RUN_IN.match(first) or not first.endswith(("。", "！", "!")):
+    marked = len(first) <= HEADING_MAX and _RUN_IN.match(first)
+    if not (marked or leads and _is_lead(s, first)) or not first.endswith(("。", "！", "!")):
         return -1
     end = prev = -1
     for nxt in s.all[s.k + 1:s.k + 3]:
-        if "\n" in text[max(prev, s.end):nxt.start] or nxt.end - s.start > BLOCK_MAX:
-            break  # the paragraph ends, or the answer would be a page
+        if "\n" in text[max(prev, s.end):nxt.start]:
+            break  # the paragraph ends
+        if nxt.end - s.start > BLOCK_MAX:
+            if end < 0:  # the paragraph's next sentence alone is a page: up to its last clause that fits
+                cut = max((m.end() for m in _CLAUSE_END.finditer(text, nxt.start, s.start + BLOCK_MAX)), default=-1)
+                end = cut - 1 if cut > nxt.start + 1 else -1
+            break
         end = prev = nxt.end
     return end
 
 
-def with_blocks(s: Sentence, score: float, extractor: str = KIND) -> list[Candidate]:
-    """The sentence (named `extractor`), and the block it opens when it opens one."""
+_CLAUSE_END = re.compile(r"[；;，,]")
+
+
+def with_blocks(s: Sentence, score: float, extractor: str = KIND, leads: bool = False) -> list[Candidate]:
+    """The sentence (named `extractor`), and the block it opens when it opens one (`leads`: a
+    paragraph's unmarked lead opens one too, `heading_end`)."""
     out = [s.whole(score, extractor)]
-    if (end := max(block_end(s), heading_end(s))) > s.end:
+    if (end := max(block_end(s), heading_end(s, leads))) > s.end:
         block = s.passage.text[s.start:end]
         out.append(Candidate(s.passage.index, block.strip(), block, [(s.start, end)], s.coverage, score + W.block,
                              {}, "block"))
