@@ -409,7 +409,7 @@ def _best(question: str, text: str) -> str:
     ("罚款金额是多少？", "对违法企业，依法处以5万元以上20万元以下罚款。", "5万元以上20万元以下"),
     ("补贴标准是多少？", "补贴标准为每人每月500元，补贴期限最长不超过6个月。", "每人每月500元"),
     ("房租减免多少个月？", "对承租国有房屋的小微企业，免除3个月房租。", "3个月"),
-    # number: a negation stays with its word (不合格 is not 合格); 同比/环比/增幅 ask for a rate
+    # number: the clause saying the question's negated word (不合格 is not 合格); 同比/环比/增幅 ask for a rate
     ("不合格样品有多少批次？", "本次共抽检食品样品500批次，合格490批次，不合格10批次。", "10批次"),
     ("全市新增市场主体同比增长多少？", "2023年，全市新增市场主体3.2万户，同比增长12.5%。", "12.5%"),
     # number: 电话/热线/号码 asks for a telephone number, which is no quantity

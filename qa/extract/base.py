@@ -47,7 +47,9 @@ _SIZE_WORDS = ((re.compile(r"多[高长宽深远厚]|高度|长度|宽度|深度
                (re.compile(r"多快|速度|时速"), "公里|节|米|马赫"))
 CLAUSE_BREAK = re.compile(r"[，,；;：:]")
 _SPELL_Q = re.compile(r"(?:多少|几)个月")
-_NEGATIONS = frozenset({"不", "未", "非", "无"})
+# A negated word of the question ("不合格"): jieba cuts 不 off and alone it is a stopword, so the word
+# counts as said wherever 合格 is; `Asked.negated` keeps the negation for the figure's clause to say.
+_NEGATED = re.compile(r"[不未非无][\u4e00-\u9fff]{2}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Weights:
     proximity: float = 0.3  # a number sits near the question's words
     unit_match: float = 0.3  # the number carries the unit the question asks for
     unit_mismatch: float = -0.2
+    negation: float = 0.3  # the number's clause says the question's negated word ("不合格10批次")
     bare_number: float = -0.1  # a number with no unit rarely answers 多少
     number_in_slot: float = 0.3  # the number stands where the question's slot is (× slot strength)
     cell_support: float = 0.6  # a table row's indicator and column say what the question asks
@@ -95,12 +98,7 @@ def terms(question: str, idf=None) -> dict[str, float]:
     say more than common ones ("护照" more than "申请"); without `idf`, longer words do."""
     stop = stopwords()
     out: dict[str, float] = {}
-    words = split(normalize(question))
-    # A negation stays with its word: "不合格" is the opposite of "合格" (jieba cuts 不 off, and alone
-    # it is a stopword).
-    words = [f"{w}{words[i + 1]}" if w in _NEGATIONS and i + 1 < len(words) and len(words[i + 1]) >= 2 else
-             "" if i and words[i - 1] in _NEGATIONS and len(w) >= 2 else w for i, w in enumerate(words)]
-    for w in filter(None, words):
+    for w in split(normalize(question)):
         if w in QUESTION_WORDS or w in stop or len(w) < 2 and not w.isdigit():
             continue
         if len(w) >= 3 and w[-1] in "省市县":  # "醴陵市": the text may say just "醴陵"
@@ -136,6 +134,7 @@ class Asked:
     years: tuple[str, ...] = ()  # years it names (a table's column)
     unit_word: str = ""  # the word after 多少/几 ("多少公分"): a number right before it carries it
     sized: bool = False  # it asks a size by its dimension (有多高, 面积)
+    negated: tuple[str, ...] = ()  # negated words it says ("不合格"), whose clause is the one it asks about
 
     @property
     def focus_total(self) -> float:
@@ -159,6 +158,7 @@ def asked(question: str, idf=None, part: str | None = None) -> Asked:
         numbers=set(re.findall(r"\d+(?:\.\d+)?", arabic(normalize(question)))), quoted=re.findall(r"“([^”]{2,12})”", q),
         day_asked=bool(re.search(r"哪一?天|日期|几月|几号", q)), unit_hint=unit_hint, roles=re.findall(ROLE, q),
         years=tuple(years(question)), unit_word=_unit_word(q), sized=any(p.search(q) for p, _ in _SIZE_WORDS),
+        negated=tuple(m.group(0) for m in _NEGATED.finditer(q)),
     )
 
 

@@ -130,6 +130,8 @@ def _scored(q: Asked, sentence: str, norm: str, occ, about: float) -> list[tuple
             # a size in its dimension's unit is about the question even where its clause names only
             # the dimension ("树高可达55米" under the tree's own heading)
             support = max(support, about)
+        if q.negated:  # "不合格…多少批次" ↔ "合格490批次，不合格10批次": the clause that negates it too
+            unit_bonus += W.negation * sum(w in norm[a:b] for w in q.negated) / len(q.negated)
         out.append((m, W.clause * clause + W.proximity * prox + unit_bonus, support))
     return out
 
