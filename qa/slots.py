@@ -751,6 +751,7 @@ def slot(question: str, sentence: str) -> Slot | None:
         _office(question, sentence) or \
         _look(question, sentence) or _ordinal(question, sentence) or _occupation(question, sentence) or \
         _nation(question, sentence) or _latin_name(question, sentence) or _agent(question, sentence, bare=True) or \
+        _by_whom(question, sentence) or \
         _lined_up(question, sentence, *asked) or _agent(question, sentence)
     return None if found is None or _pointing(sentence[found.start:found.end]) else found
 
@@ -770,6 +771,20 @@ def _earlier(sentence: str, l_end: int, l_len: int, right: str) -> tuple[int, in
             return at + l_len, r_start, r_len
         at = sentence.rfind(said, 0, at)
     return l_end, -1, 0
+
+
+# "哪个部门牵头", "由哪家单位主办": a notice says who does it with 由 ("由某局牵头，某某等部门配合"); the
+# kind the question names may stand after another name in the sentence, so lining the words up misses it.
+_BY_Q = re.compile(r"(?:由|是)?(?:哪个|哪家|哪些|什么)(?:部门|单位|机构|机关|组织)?"
+                   r"(牵头|负责|主办|承办|组织|实施|发布|制定|解释|审批|受理|主管|管理)")
+
+
+def _by_whom(question: str, sentence: str) -> Slot | None:
+    """The doer after 由, right before the verb the question asks who does ("由某局牵头" → 某局)."""
+    if not (m := _BY_Q.search(question)):
+        return None
+    by = re.search(rf"由([^，,。；;、由]{{2,24}}?)(?:负责|统一|具体|共同)?{m.group(1)}", sentence)
+    return Slot(by.start(1), by.end(1), 0.8) if by else None
 
 
 def _lined_up(question: str, sentence: str, left: str, right: str, head: str, counted: bool, person: bool) \

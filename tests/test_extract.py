@@ -425,6 +425,11 @@ def _best(question: str, text: str) -> str:
     # list: items one to a sentence after a lead-in are one block ("以下材料：（一）…；（二）…")
     ("申请人需要提交哪些材料？", "申请人应当提交以下材料：（一）申请书；（二）营业执照复印件；（三）法定代表人身份证明。逾期不予受理。",
      "申请人应当提交以下材料：（一）申请书；（二）营业执照复印件；（三）法定代表人身份证明。"),
+    # which department does it: the doer after 由, before the asked verb, though the kind the question
+    # names stands after another name ("由某局牵头，某某等部门配合")
+    ("哪个部门牵头负责？", "专项行动由市市场监管局牵头，公安、商务等部门配合。", "市市场监管局"),
+    ("专项行动由哪个部门牵头？", "专项行动由市市场监管局牵头，公安、商务等部门配合。", "市市场监管局"),
+    ("哪个部门负责牵头？", "专项行动由市市场监管局负责牵头，公安、商务等部门配合。", "市市场监管局"),
     # number: a size in the asked dimension's unit, though its clause names only the dimension
     ("这种松树有多高？", "这种松树是当地特有树种，树高可达55米。", "55米"),
     # number: the figure said of the asked dimension, not of another ("长702米，深80米")
