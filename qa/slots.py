@@ -776,15 +776,23 @@ def _earlier(sentence: str, l_end: int, l_len: int, right: str) -> tuple[int, in
 # "哪个部门牵头", "由哪家单位主办": a notice says who does it with 由 ("由某局牵头，某某等部门配合"); the
 # kind the question names may stand after another name in the sentence, so lining the words up misses it.
 _BY_Q = re.compile(r"(?:由|是)?(?:哪个|哪家|哪些|什么)(?:部门|单位|机构|机关|组织)?"
-                   r"(牵头|负责|主办|承办|组织|实施|发布|制定|解释|审批|受理|主管|管理)")
+                   r"(牵头|负责|主办|承办|组织|实施|发布|印发|出台|颁布|制定|解释|审批|受理|主管|管理)")
+# When it was done said before the doer ("近日，某局印发…", "日前某局出台…"): no part of the doer.
+_WHEN_FIRST = r"(?:近日|日前|近期|最近|今年|去年|\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?)?|\d{1,2}月\d{1,2}日)?"
 
 
 def _by_whom(question: str, sentence: str) -> Slot | None:
-    """The doer after 由, right before the verb the question asks who does ("由某局牵头" → 某局)."""
+    """The doer after 由, right before the verb the question asks who does ("由某局牵头" → 某局); in a
+    sentence without 由, the doer the verb's clause opens with ("近日，某局印发《…》" → 某局)."""
     if not (m := _BY_Q.search(question)):
         return None
-    by = re.search(rf"由([^，,。；;、由]{{2,24}}?)(?:负责|统一|具体|共同)?{m.group(1)}", sentence)
-    return Slot(by.start(1), by.end(1), 0.8) if by else None
+    if by := re.search(rf"由([^，,。；;、由]{{2,24}}?)(?:负责|统一|具体|共同)?{m.group(1)}", sentence):
+        return Slot(by.start(1), by.end(1), 0.8)
+    if "由" in sentence:
+        return None
+    doer = re.search(rf"(?:^|[，,。；;])\s*{_WHEN_FIRST}([^，,。；;、\d“”《》]{{2,16}}?)"
+                     rf"(?:正式|联合|共同|专门)?{m.group(1)}", sentence)
+    return Slot(doer.start(1), doer.end(1), 0.6) if doer else None
 
 
 def _lined_up(question: str, sentence: str, left: str, right: str, head: str, counted: bool, person: bool) \

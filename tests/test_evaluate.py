@@ -13,9 +13,10 @@ SEED = PROJECT_ROOT / "eval" / "seed_questions.jsonl"
 # Measured on the seed set with the default model (hybrid); a drop below any of these fails.
 # Raise them when a change improves the figures (see README, "Evaluation").
 # Exact match and F1 fell from 0.8495 / 0.9063 when the set grew by 24 how / which-measures questions
-# (q107–q130): their golds are single measures, the answers the paragraph that gives them.
+# (q107–q130): their golds are single measures, the answers the paragraph that gives them; F1 0.7786
+# → 0.7779 when a how answer ended by a semicolon ran on to its full stop (q110, still right).
 PINNED = {"hit@5": 1.0, "mrr@10": 0.9637, "answer_accuracy": 0.9744, "answer_exact": 0.6752,
-          "answer_f1": 0.7786, "refusal_recall": 1.0, "refusal_precision": 0.9286}
+          "answer_f1": 0.7779, "refusal_recall": 1.0, "refusal_precision": 0.9286}
 PINNED_BY_TYPE = {"method": 1.0}  # 0.375 before a paragraph's lead stopped answering how on its own
 MAX_WRONG_ANSWER_RATE = 0.018
 

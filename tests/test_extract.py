@@ -37,6 +37,8 @@ from qa.textnorm import normalize
     ("突出标准带动的具体做法是什么？", "method"),  # the measures asked the other way round
     ("他辞官后做了什么工作？", "entity"),  # what one person did: a slot
     ("强化线上监管的主要任务有哪些？", "method"),
+    ("对小微企业有哪些支持措施？", "method"),  # a word or two between 哪些 and 措施
+    ("该省出台了哪些惠企政策？", "method"),
 ])
 def test_a_question_is_classified_by_what_it_asks(question, kind):
     assert classify(question) == kind
@@ -430,6 +432,23 @@ def _best(question: str, text: str) -> str:
     ("哪个部门牵头负责？", "专项行动由市市场监管局牵头，公安、商务等部门配合。", "市市场监管局"),
     ("专项行动由哪个部门牵头？", "专项行动由市市场监管局牵头，公安、商务等部门配合。", "市市场监管局"),
     ("哪个部门负责牵头？", "专项行动由市市场监管局负责牵头，公安、商务等部门配合。", "市市场监管局"),
+    # … and, with no 由, the doer its clause opens with, after when it was done
+    ("该通知由哪个部门印发？", "近日，市市场监管局印发《关于进一步优化营商环境的通知》，提出20条具体举措。", "市市场监管局"),
+    ("该办法由哪个部门制定？", "2021年3月，省市场监管局制定了《食品安全抽检办法》。", "省市场监管局"),
+    # number: a spell asked as 有效期多长 is no length; the figure said to be the former one is not the
+    # one asked; a bound 以内 is part of the figure
+    ("该办法的有效期多长？", "本办法自2023年1月1日起施行，有效期3年。", "3年"),
+    ("企业开办需要多长时间？", "企业开办时间由原来的5个工作日压缩至1个工作日以内。", "1个工作日以内"),
+    ("原来企业开办需要多长时间？", "企业开办时间由原来的5个工作日压缩至1个工作日以内。", "5个工作日"),
+    # reason: a purpose of several aims, up to what was done
+    ("为什么要开展专项行动？", "为切实维护消费者合法权益，净化市场环境，市场监管总局决定在全国范围内开展专项行动。",
+     "为切实维护消费者合法权益，净化市场环境"),
+    # method: a sentence a semicolon ends runs on to its full stop ("…罚款；情节严重的，吊销营业执照。")
+    ("违反规定的如何处罚？", "违反本规定的，由市场监管部门责令改正，处1万元以上10万元以下罚款；情节严重的，吊销营业执照。另有规定的除外。",
+     "违反本规定的，由市场监管部门责令改正，处1万元以上10万元以下罚款；情节严重的，吊销营业执照。"),
+    # definition: a sentence pointing to its conditions answers with them
+    ("申请条件是什么？", "申请企业应当同时符合以下条件：（一）在本市依法登记注册；（二）纳税信用等级为B级以上；（三）近三年无严重失信行为。",
+     "申请企业应当同时符合以下条件：（一）在本市依法登记注册；（二）纳税信用等级为B级以上；（三）近三年无严重失信行为。"),
     # number: a size in the asked dimension's unit, though its clause names only the dimension
     ("这种松树有多高？", "这种松树是当地特有树种，树高可达55米。", "55米"),
     # number: the figure said of the asked dimension, not of another ("长702米，深80米")
@@ -498,6 +517,23 @@ def _best(question: str, text: str) -> str:
     ("新兴产业占比提高了多少？", "当年新兴产业占比提高2.5个百分点。", "2.5个百分点"),
     # list: the enumeration whose own clause says what is asked
     ("该药材有哪些功能？", "该药材性寒味苦，主治感冒、疟疾、痢疾等症，功能发汗、退热、消肿。", "功能发汗、退热、消肿"),
+    # number: what a density is per
+    ("该街道的人口密度是多少？", "该街道面积2.3平方公里，人口密度为每平方公里69670人。", "每平方公里69670人"),
+    # number: a rate's change in percentage points, beside the rate itself
+    ("抽检覆盖率同比提升多少？", "全省食品抽检覆盖率超过95%，同比提升8个百分点。", "8个百分点"),
+    ("新设企业同比增长多少？", "新设企业3.2万户，同比增长12.5%。", "12.5%"),
+    # a pointer ("以下几个方面：", "出台以下措施。") is no answer by itself: it answers with what it points to,
+    # to the last item and the sentences that item carries
+    ("实施方案的主要内容是什么？", "实施方案的主要内容包括以下几个方面：一是加强组织领导；二是完善工作机制；三是强化督查考核。另外，本方案自发布之日起施行。",
+     "实施方案的主要内容包括以下几个方面：一是加强组织领导；二是完善工作机制；三是强化督查考核。"),
+    ("该制度的特点是什么？", "其特点主要有以下三点：第一，职官与长者并用。既设官吏。第二，刑禁与教化并重。第三，基层自治。此后各代沿用。",
+     "其特点主要有以下三点：第一，职官与长者并用。既设官吏。第二，刑禁与教化并重。第三，基层自治。"),
+    ("对小微企业有哪些支持措施？", ("为支持小微企业发展，本市出台以下措施。\n一、减免租金。对承租国有房屋的小微企业免收3个月租金。\n"
+                              "二、加大信贷支持。鼓励银行增加信贷投放。\n本措施自发布之日起施行。"),
+     "为支持小微企业发展，本市出台以下措施。\n一、减免租金。对承租国有房屋的小微企业免收3个月租金。\n二、加大信贷支持。鼓励银行增加信贷投放。"),
+    ("该局的主要做法是什么？", "该局的主要做法如下：\n一是简化流程。\n二是压缩时限。\n下一步，该局将继续深化改革。",
+     "该局的主要做法如下：\n一是简化流程。\n二是压缩时限。"),
+    ("申请有哪些要求？", "具体要求如下：申请人应当如实填写，不得弄虚作假。逾期不予受理。", "具体要求如下：申请人应当如实填写，不得弄虚作假。逾期不予受理。"),
 ])
 def test_each_kind_of_question_gets_its_own_span(question, text, answer):
     assert _best(question, text) == answer

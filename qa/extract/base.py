@@ -38,7 +38,8 @@ _PERCENT_Q = re.compile(r"比例|比重|百分之|占比|率|同比|环比|增�
 # dimension (多高, 面积): `Asked.sized`.
 _UNIT_WORDS = ((re.compile(r"金额|资金|罚没|多少钱|费用|收入|融资|投资|担保"), "元"),
                (re.compile(r"几天"), "天|日"),
-               (re.compile(r"多久|多长时间|时间"), "天|分钟|小时|工作日|日|年|个月|周"),  # 年: a duration (number.py)
+               # 年: a duration (number.py); "有效期多长", "期限多长": a spell of time, not a length
+               (re.compile(r"多久|多长时间|时间|(?:期|期限|时限|年限|时长)(?:是|为|有)?多长"), "天|分钟|小时|工作日|日|年|个月|周"),
                (re.compile(r"多少年|几年|多少个月|几个月"), "年|个月"),
                (re.compile(r"人数|多少人|(?<!万)人口(?:总?数|数量|规模)?(?:是|为|有|达到?)?多少"), "人"))
 _SIZE_WORDS = ((re.compile(r"多[高长宽深远厚]|高度|长度|宽度|深度|距离|海拔"), "米|公尺|厘米|公分|毫米|千米|公里|英尺|英里|海里"),
@@ -47,6 +48,8 @@ _SIZE_WORDS = ((re.compile(r"多[高长宽深远厚]|高度|长度|宽度|深度
                (re.compile(r"多快|速度|时速"), "公里|节|米|马赫"))
 CLAUSE_BREAK = re.compile(r"[，,；;：:]")
 _SPELL_Q = re.compile(r"(?:多少|几)个月")
+# A rate's change ("覆盖率同比提升多少") is given in percentage points as often as in per cent.
+_CHANGE_Q = re.compile(r"(?:提[升高]|增长|增加|上升|下降|降低|减少|回落)了?(?:多少|几)")
 # A negated word of the question ("不合格"): jieba cuts 不 off and alone it is a stopword, so the word
 # counts as said wherever 合格 is; `Asked.negated` keeps the negation for the figure's clause to say.
 _NEGATED = re.compile(r"[不未非无][\u4e00-\u9fff]{2}")
@@ -63,6 +66,7 @@ class Weights:
     unit_match: float = 0.3  # the number carries the unit the question asks for
     unit_mismatch: float = -0.2
     negation: float = 0.3  # the number's clause says the question's negated word ("不合格10批次")
+    former: float = -0.3  # the number is the former one ("由原来的5个工作日压缩至1个"), not asked about
     bare_number: float = -0.1  # a number with no unit rarely answers 多少
     number_in_slot: float = 0.3  # the number stands where the question's slot is (× slot strength)
     cell_support: float = 0.6  # a table row's indicator and column say what the question asks
@@ -151,6 +155,8 @@ def asked(question: str, idf=None, part: str | None = None) -> Asked:
     unit_hint = (hint.group(1) or hint.group(2)) if hint else ("%" if _PERCENT_Q.search(q) else "")
     if _SPELL_Q.search(q):  # "减免多少个月": a spell of months ("3个月"), not a count of 个
         unit_hint = "年|个月"
+    elif unit_hint == "%" and _CHANGE_Q.search(q):
+        unit_hint = "%|百分点"
     if not unit_hint:
         unit_hint = next((u for pattern, u in _UNIT_WORDS + _SIZE_WORDS if pattern.search(q)), "")
     return Asked(

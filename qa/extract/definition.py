@@ -5,6 +5,7 @@ import re
 
 from ..textnorm import normalize
 from .base import Asked, Candidate, Passage, W, sentences
+from .sentence import with_pointed
 
 KIND = "definition"
 # The whole question is "什么是X" or "X是什么" with X a bare name (no 的: "X的作用是什么" asks an attribute).
@@ -31,7 +32,7 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
     for s in sentences(q, p):
         m = defines.search(s.norm)
         if not m:
-            out.append(s.whole(s.base))
+            out.extend(with_pointed(s, s.base))  # "应当符合以下条件：（一）…": with what it points to
             continue
         end = len(s.text.rstrip("。！!；; "))
         # The sentence from the name on; a sentence that opens with the name scores more.

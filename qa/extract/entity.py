@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import slots
 from .base import Asked, Candidate, Passage, Sentence, W, sentences
+from .sentence import POINTER_WORD, block_at, pointed_end, with_pointed
 
 KIND = "entity"
 RULES = ((60, slots.WH),)
@@ -13,8 +14,10 @@ def slot_candidates(q: Asked, s: Sentence, base: float) -> list[Candidate]:
     found = slots.slot(q.text, s.norm)
     if found is None:
         return []
-    return [s.candidate(found.start, found.end, base + (W.slot_base + W.slot_strength * found.strength) * s.coverage,
-                        "slot", checks={"slot": found.strength})]
+    score = base + (W.slot_base + W.slot_strength * found.strength) * s.coverage
+    if POINTER_WORD.search(s.text, found.start, found.end) and (end := pointed_end(s, found.start)) >= s.end:
+        return [block_at(s, end, score)]  # "主要内容包括以下几个方面：一是…": with what the slot points to
+    return [s.candidate(found.start, found.end, score, "slot", checks={"slot": found.strength})]
 
 
 def extract(q: Asked, p: Passage) -> list[Candidate]:
@@ -23,5 +26,5 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
     out = []
     for s in sentences(q, p):
         out.extend(slot_candidates(q, s, s.base))
-        out.append(s.whole(s.base))
+        out.extend(with_pointed(s, s.base))
     return out

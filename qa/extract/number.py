@@ -88,16 +88,22 @@ def _number_of(text: str) -> str | None:
     return numeral_value(re.match(r"[零〇一二两三四五六七八九十百千万亿]+", text).group(0))
 
 
-_BOUND = re.compile(r"以上|以下|左右|之多")
+_BOUND = re.compile(r"以上|以下|以内|左右|之多")
 # …and what a figure is given as: approximate, or a bound, or a ceiling or floor ("最高不超过50万元" is no
 # "50万元", still less "超过50万元"); the longest wins, a ceiling's 最高 with its 不超过.
 _APPROX = re.compile(rf"(?:(?:最高|最多|最长|最低|最少|最短)?(?:不超过|不高于|不多于|不低于|不少于|不足|不到)|"
                      rf"{ABOUT}|近|将近|超过|逾|多达|至少|至多|最高|最多|最长|最低|最少|最短)$")
-# What a rate is per, right before its figure ("每人每月500元"): part of the answer.
-_PER = re.compile(r"(?:每(?:[人户家年月日天周次件项台名]|个月|平方米|公斤|千克|吨|亩)){1,3}$")
+# What a rate is per, right before its figure ("每人每月500元", "每平方公里69670人"): part of the answer.
+_PER = re.compile(r"(?:每(?:[人户家年月日天周次件项台名]|个月|平方(?:公里|千米|米)|公顷|公斤|千克|吨|亩)){1,3}$")
 # "5万元以上20万元以下": a range given by its two bounds is one answer, whichever figure was found.
 _LOWER_BOUND = re.compile(rf"{NUMBER.pattern}以上$")
 _UPPER_BOUND = re.compile(rf"{NUMBER.pattern}以下")
+
+
+# "由原来的5个工作日压缩至1个工作日": the figure said to be the former one answers only a question about
+# the former one.
+_FORMER_S = re.compile(r"(?:原来的?|原先的?|原有的?|以前的?|由原|从原)$")
+_FORMER_Q = re.compile(r"原来|原先|原有|以前|之前|此前|改革前|压缩前|调整前")
 
 
 def _inside(m: re.Match, others: list[re.Match]) -> bool:
@@ -130,6 +136,8 @@ def _scored(q: Asked, sentence: str, norm: str, occ, about: float) -> list[tuple
             # a size in its dimension's unit is about the question even where its clause names only
             # the dimension ("树高可达55米" under the tree's own heading)
             support = max(support, about)
+        if _FORMER_S.search(sentence, max(0, m.start() - 4), m.start()) and not _FORMER_Q.search(q.text):
+            unit_bonus += W.former
         if q.negated:  # "不合格…多少批次" ↔ "合格490批次，不合格10批次": the clause that negates it too
             unit_bonus += W.negation * sum(w in norm[a:b] for w in q.negated) / len(q.negated)
         out.append((m, W.clause * clause + W.proximity * prox + unit_bonus, support))

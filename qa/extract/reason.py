@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from . import cell
-from .base import CLAUSE_BREAK, Asked, Candidate, Passage, W, sentences
+from .base import CLAUSE_BREAK, Asked, Candidate, Passage, Sentence, W, coverage, sentences
 
 KIND = "reason"
 # "称为什么" / "更名为什么" / "被誉为什么" ask what a thing is called or made (V为 + 什么), not why.
@@ -48,7 +48,8 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
     for s in sentences(q, p):
         out.append(s.whole(s.base, KIND))
         if purpose := _PURPOSE.match(s.text):
-            out.append(s.candidate(purpose.start(1), purpose.end(1), s.base + W.reason_marker, KIND))
+            out.append(s.candidate(purpose.start(1), _purpose_end(q, s, purpose.end(1)), s.base + W.reason_marker,
+                                   KIND))
         elif reason := _reason(s.text):
             a, b = reason
             b = _unsaid(q.text, s.text, a, b)
@@ -56,6 +57,17 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
         elif (m := _THEREFORE.search(s.text)) and (c := _before(s, m)):
             out.append(c)
     return out
+
+
+def _purpose_end(q: Asked, s: Sentence, end: int) -> int:
+    """A purpose runs on through the clauses after its first ("为维护消费者权益，净化市场环境，总局决定开展…"
+    → both aims) that say none of the question's words, up to the sentence's last clause, what was done."""
+    clauses = [m.start() for m in CLAUSE_BREAK.finditer(s.text, end + 1)]
+    for nxt in clauses:
+        if coverage(s.norm[end + 1:nxt], "", q.focus) > 0:
+            break
+        end = nxt
+    return end
 
 
 def _reason(text: str) -> tuple[int, int] | None:

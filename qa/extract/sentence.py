@@ -23,14 +23,18 @@ def block_end(s: Sentence) -> int:
     """Where the enumerated block opened by sentence `s` ends: a lead-in ending in "：" or an item
     ("一是…", also after the lead-in's colon or comma: "该市加强监管，一是…；") runs on through the items
     right after it; -1 when it opens no block."""
-    text = s.passage.text
     first = s.text.strip()
     items_after_lead = any(ITEM.match(part) for part in _LEAD_BREAK.split(first)[1:])
     if not (first.endswith(("：", ":")) or ITEM.match(first) or items_after_lead):
         return -1
+    return _items_end(s)
+
+
+def _items_end(s: Sentence) -> int:
+    """The end of the items right after sentence `s` (at most three, within BLOCK_MAX), else -1."""
     end = -1
     for nxt in s.all[s.k + 1:s.k + 4]:
-        if not ITEM.match(text[nxt.start:nxt.end]) or nxt.end - s.start > BLOCK_MAX:
+        if not ITEM.match(s.passage.text[nxt.start:nxt.end]) or nxt.end - s.start > BLOCK_MAX:
             break
         end = nxt.end
     return end
@@ -80,16 +84,85 @@ def heading_end(s: Sentence, leads: bool = False) -> int:
 
 _CLAUSE_END = re.compile(r"[；;，,]")
 
+# A pointer to what follows ("包括以下几个方面：", "出台以下措施。", "具体做法如下："): no answer itself,
+# the answer is what it points to.
+POINTER_WORD = re.compile(r"以下|如下|下列")
+_POINTER = re.compile(rf"(?:{POINTER_WORD.pattern})[^，,。；;：:！？!?]{{0,8}}?(?:[：:]|[。！!]?\s*$)")
+
+
+def pointed_end(s: Sentence, at: int = 0) -> int:
+    """Where what a pointer in sentence `s` (at or after `at`) points to ends: the rest of the sentence
+    after it, or the next sentences when it ends the sentence, within BLOCK_MAX. Items ("一是…",
+    "第一，…") run on to the last item that fits, with the sentences an item carries ("第一，…。既…。
+    第二，…") and the last one's own paragraph; what follows them is no item. -1 when there is no
+    pointer or nothing after it."""
+    m = _POINTER.search(s.text, at)
+    if m is None:
+        return -1
+    text, following = s.passage.text, list(s.all[s.k + 1:])
+    start, end = s.start + m.end(), s.end
+    if not s.text[m.end():].strip(" \t\n。"):  # "出台以下措施。": the next sentence opens it
+        if not following:
+            return -1
+        start, end = following[0].start, following[0].end
+        following = following[1:]
+    start += len(text[start:end]) - len(text[start:end].lstrip())
+    items = bool(ITEM.match(text[start:end]))
+    last_item = end
+    for nxt in following:
+        if nxt.end - s.start > BLOCK_MAX:
+            break
+        if items and not ITEM.match(text[nxt.start:nxt.end]) and "\n" in text[end:nxt.start]:
+            break  # the last item's paragraph has ended: what follows is no item
+        end = nxt.end
+        last_item = end if ITEM.match(text[nxt.start:nxt.end]) else last_item
+    if items and "\n" not in text[start:end]:
+        end = last_item  # items of one paragraph: what follows the last is no item
+    if end - s.start > BLOCK_MAX:  # one sentence alone is a page: up to its last clause that fits
+        cut = max((c.end() for c in _CLAUSE_END.finditer(text, start, s.start + BLOCK_MAX)), default=-1)
+        end = cut - 1 if cut > start + 1 else s.start + BLOCK_MAX
+    return end
+
+
+_FULL_STOP = ("。", "！", "!", "？", "?")
+
+
+def semicolon_end(s: Sentence) -> int:
+    """Where the sentence that `s` opens ends when `s` ends on a semicolon ("处1万元以上10万元以下罚款；
+    情节严重的，吊销营业执照。"): a how answer is the whole of it, within BLOCK_MAX; else -1."""
+    if not s.text.rstrip().endswith(("；", ";")) or ITEM.match(s.text):
+        return -1  # items are blocks of their own (block_end)
+    for nxt in s.all[s.k + 1:]:
+        if nxt.end - s.start > BLOCK_MAX or ITEM.match(s.passage.text[nxt.start:nxt.end]):
+            return -1
+        if s.passage.text[nxt.start:nxt.end].rstrip().endswith(_FULL_STOP):
+            return nxt.end
+    return -1
+
 
 def with_blocks(s: Sentence, score: float, extractor: str = KIND, leads: bool = False) -> list[Candidate]:
     """The sentence (named `extractor`), and the block it opens when it opens one (`leads`: a
-    paragraph's unmarked lead opens one too, `heading_end`)."""
+    paragraph's unmarked lead opens one too, `heading_end`, and a sentence ended by a semicolon runs on,
+    `semicolon_end`; a pointer, "出台以下措施。", `pointed_end`)."""
     out = [s.whole(score, extractor)]
-    if (end := max(block_end(s), heading_end(s, leads))) > s.end:
-        block = s.passage.text[s.start:end]
-        out.append(Candidate(s.passage.index, block.strip(), block, [(s.start, end)], s.coverage, score + W.block,
-                             {}, "block"))
+    ends = (block_end(s), heading_end(s, leads), pointed_end(s), semicolon_end(s) if leads else -1)
+    if (end := max(ends)) > s.end:
+        out.append(block_at(s, end, score + W.block))
     return out
+
+
+def with_pointed(s: Sentence, score: float, extractor: str = KIND) -> list[Candidate]:
+    """The sentence, and what it points to when it ends on a pointer ("应当符合以下条件：（一）…；")."""
+    out = [s.whole(score, extractor)]
+    if (end := pointed_end(s)) > s.end:
+        out.append(block_at(s, end, score + W.block))
+    return out
+
+
+def block_at(s: Sentence, end: int, score: float) -> Candidate:
+    """The passage's text from sentence `s` to `end` as a block answering."""
+    block = s.passage.text[s.start:end]
+    return Candidate(s.passage.index, block.strip(), block, [(s.start, end)], s.coverage, score, {}, "block")
 
 
 def extract(q: Asked, p: Passage) -> list[Candidate]:
