@@ -446,6 +446,15 @@ def _best(question: str, text: str) -> str:
     # method: a sentence a semicolon ends runs on to its full stop ("…罚款；情节严重的，吊销营业执照。")
     ("违反规定的如何处罚？", "违反本规定的，由市场监管部门责令改正，处1万元以上10万元以下罚款；情节严重的，吊销营业执照。另有规定的除外。",
      "违反本规定的，由市场监管部门责令改正，处1万元以上10万元以下罚款；情节严重的，吊销营业执照。"),
+    # number: 内 after a spell of time is a bound, part of the figure
+    ("办理营业执照需要几个工作日？", "材料齐全的，登记机关应当在3个工作日内予以登记。", "3个工作日内"),
+    ("该区有几家内资企业？", "该区共有5家内资企业。", "5家"),  # 内 after no spell of time is no bound
+    # list: a heading line's items, each with the sentences it carries, to where the section ends
+    ("工作要求有哪些？", "四、工作要求\n（一）加强组织领导。各地要高度重视。\n（二）强化宣传引导。充分利用各类媒体。\n五、附则",
+     "四、工作要求\n（一）加强组织领导。各地要高度重视。\n（二）强化宣传引导。充分利用各类媒体。"),
+    # entity: 什么情况下 asks for the case a rule applies in, the 的-clause before it
+    ("什么情况下可以申请延期？", "因不可抗力无法按时提交的，可以申请延期，延期最长不超过30日。", "因不可抗力无法按时提交的"),
+    ("在什么情况下会被吊销营业执照？", "违反本规定的，处1万元以上罚款；情节严重的，吊销营业执照。", "情节严重的"),
     # definition: a sentence pointing to its conditions answers with them
     ("申请条件是什么？", "申请企业应当同时符合以下条件：（一）在本市依法登记注册；（二）纳税信用等级为B级以上；（三）近三年无严重失信行为。",
      "申请企业应当同时符合以下条件：（一）在本市依法登记注册；（二）纳税信用等级为B级以上；（三）近三年无严重失信行为。"),

@@ -88,7 +88,7 @@ def _number_of(text: str) -> str | None:
     return numeral_value(re.match(r"[零〇一二两三四五六七八九十百千万亿]+", text).group(0))
 
 
-_BOUND = re.compile(r"以上|以下|以内|左右|之多")
+_BOUND = re.compile(r"以上|以下|以内|左右|之多|(?<=[日天月年周时])内")  # "3个工作日内": 内 only after a time
 # …and what a figure is given as: approximate, or a bound, or a ceiling or floor ("最高不超过50万元" is no
 # "50万元", still less "超过50万元"); the longest wins, a ceiling's 最高 with its 不超过.
 _APPROX = re.compile(rf"(?:(?:最高|最多|最长|最低|最少|最短)?(?:不超过|不高于|不多于|不低于|不少于|不足|不到)|"
@@ -194,5 +194,6 @@ def extract(q: Asked, p: Passage) -> list[Candidate]:
                 bonus += W.unit_match
             elif counted and s.norm.endswith(counted.group(1), 0, start):
                 bonus += W.unit_match  # "有多少运动员" ↔ "共计40人，其中运动员23人": what is counted, then its count
+
             out.append(s.candidate(start, end, s.base + bonus, KIND, checks={"support": support}))
     return out

@@ -17,6 +17,7 @@ BLOCK_MAX = 220  # characters: a how/what-measures answer is a clause to a few s
 
 
 _LEAD_BREAK = re.compile(r"[：:，,]")
+_FULL_STOP = ("。", "！", "!", "？", "?")
 
 
 def block_end(s: Sentence) -> int:
@@ -24,20 +25,48 @@ def block_end(s: Sentence) -> int:
     ("一是…", also after the lead-in's colon or comma: "该市加强监管，一是…；") runs on through the items
     right after it; -1 when it opens no block."""
     first = s.text.strip()
+    if first.endswith(("：", ":")):
+        return _items_end(s)  # a lead-in: its items, with what each says
+    if (heading := ITEM.match(first)) and not first.endswith(_FULL_STOP + ("；", ";")):
+        return _items_end(s, sibling=_shape(heading.group(0)))  # a heading line ("四、工作要求"): its section
     items_after_lead = any(ITEM.match(part) for part in _LEAD_BREAK.split(first)[1:])
-    if not (first.endswith(("：", ":")) or ITEM.match(first) or items_after_lead):
+    if not (ITEM.match(first) or items_after_lead):
         return -1
-    return _items_end(s)
-
-
-def _items_end(s: Sentence) -> int:
-    """The end of the items right after sentence `s` (at most three, within BLOCK_MAX), else -1."""
-    end = -1
+    end = -1  # an item that is a sentence ("一是…；"): the items right after it, each a sentence
     for nxt in s.all[s.k + 1:s.k + 4]:
         if not ITEM.match(s.passage.text[nxt.start:nxt.end]) or nxt.end - s.start > BLOCK_MAX:
             break
         end = nxt.end
     return end
+
+
+def _shape(marker: str) -> str:
+    """An item marker with its number taken out ("四、" → "N、", "（二）" → "（N）"): items of one level share it."""
+    return "".join(ch for ch in re.sub(r"[一二三四五六七八九十\d]+", "N", marker) if ch in "N、.．（）()是第，,")
+
+
+def _items_end(s: Sentence, start: int | None = None, end: int | None = None, following=None,
+               sibling: str = "") -> int:
+    """Where the items from `start` (sentence `s` by default) end: they run on, within BLOCK_MAX, with
+    the sentences each item carries ("（一）加强组织领导。各地要高度重视。"), to the last item of their
+    paragraph when they share one ("一是…；二是…；三是…。全年未发生事故。" ends at 三是), else while a new
+    paragraph opens with an item — not one of the `sibling` shape, the next section of a heading's
+    level ("四、…" ends at "五、…"). -1 when no item follows."""
+    text = s.passage.text
+    start = s.start if start is None else start
+    end = s.end if end is None else end
+    following = s.all[s.k + 1:] if following is None else following
+    last_item = -1
+    for nxt in following:
+        item = ITEM.match(text[nxt.start:nxt.end])
+        if nxt.end - s.start > BLOCK_MAX or not item and "\n" in text[end:nxt.start] or \
+                item and sibling and _shape(item.group(0)) == sibling:
+            break  # too long, the last item's paragraph has ended, or the next section begins
+        end = nxt.end
+        last_item = end if item else last_item
+    if "\n" not in text[start:end]:
+        end = last_item  # items of one paragraph: what follows the last is no item
+    return end if last_item >= 0 else -1
 
 
 # A paragraph's run-in heading ("——助力企业复工复产。该局…", "二、优化营商环境。…"): a few words that
@@ -107,24 +136,14 @@ def pointed_end(s: Sentence, at: int = 0) -> int:
         start, end = following[0].start, following[0].end
         following = following[1:]
     start += len(text[start:end]) - len(text[start:end].lstrip())
-    items = bool(ITEM.match(text[start:end]))
-    last_item = end
-    for nxt in following:
-        if nxt.end - s.start > BLOCK_MAX:
-            break
-        if items and not ITEM.match(text[nxt.start:nxt.end]) and "\n" in text[end:nxt.start]:
-            break  # the last item's paragraph has ended: what follows is no item
-        end = nxt.end
-        last_item = end if ITEM.match(text[nxt.start:nxt.end]) else last_item
-    if items and "\n" not in text[start:end]:
-        end = last_item  # items of one paragraph: what follows the last is no item
+    if ITEM.match(text[start:end]):
+        end = max(end, _items_end(s, start, end, following))
+    else:  # no items: the next sentences, whatever they are
+        end = max([end] + [nxt.end for nxt in following if nxt.end - s.start <= BLOCK_MAX])
     if end - s.start > BLOCK_MAX:  # one sentence alone is a page: up to its last clause that fits
         cut = max((c.end() for c in _CLAUSE_END.finditer(text, start, s.start + BLOCK_MAX)), default=-1)
         end = cut - 1 if cut > start + 1 else s.start + BLOCK_MAX
     return end
-
-
-_FULL_STOP = ("。", "！", "!", "？", "?")
 
 
 def semicolon_end(s: Sentence) -> int:
