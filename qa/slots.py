@@ -491,6 +491,16 @@ def _torn(sentence: str, start: int, end: int) -> bool:
     return False
 
 
+def _opens_word(sentence: str, pos: int) -> bool:
+    """Whether a longer word opens at `pos` ("在线申报": 在 is no tie there; "善于": 于 ends its word)."""
+    at = 0
+    for word, _ in tags(sentence):
+        if at >= pos:
+            return at == pos and len(word) > 1
+        at += len(word)
+    return False
+
+
 def _restated(question: str, sentence: str, start: int, end: int, head: str) -> tuple[int, int] | None:
     """The span without what the question itself says at its edges: before a word that ties it to
     the answer ("2000年于香港" for "2000年在哪儿开设" → 香港; "1997年主演电视剧《某剧》" → 《某剧》), or after
@@ -795,6 +805,12 @@ def _by_whom(question: str, sentence: str) -> Slot | None:
     return Slot(doer.start(1), doer.end(1), 0.6) if doer else None
 
 
+def _edge_word(span: str) -> bool:
+    """Whether the span opens with a word made of edge characters only ("在", "作为", "由于"), not a word
+    that merely starts with one ("在线申报", "成都", "和平")."""
+    return all(ch in _EDGE_LEFT for ch in tags(span)[0][0])
+
+
 def _lined_up(question: str, sentence: str, left: str, right: str, head: str, counted: bool, person: bool) \
         -> Slot | None:
     """The span between where the question's words before and after its asking word are found."""
@@ -886,7 +902,7 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
         if person:
             end = _without_adverbials(sentence, start, end)
         elif head and right.startswith(head) and sentence.startswith(head, end) and \
-                (tie := _TIED.search(sentence, start, end - 1)):
+                (tie := _TIED.search(sentence, start, end - 1)) and not _opens_word(sentence, tie.start()):
             # "可追溯到什么时期" ↔ "其制度可以追溯至西周时期": the question's next word is the answer's kind,
             # which the sentence says after what is asked, and a verb's 至/于/为/是 opens it ("受到哪种音乐风格
             # 的影响" ↔ "是欧洲流行音乐风格的舞曲")
@@ -903,7 +919,7 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
         elif (verb := _untied(left)) and end - start > 2 and \
                 (said := next((v for v in (verb, verb[-1]) if sentence.startswith(v, start)), "")):
             start += len(said)  # "属于什么设施" ↔ "属某署设施": the question's verb, said without its 于
-        elif start < end and sentence[start] in _EDGE_LEFT:
+        elif start < end and sentence[start] in _EDGE_LEFT and _edge_word(sentence[start:end]):
             start += 1
         else:
             break

@@ -39,6 +39,7 @@ from qa.textnorm import normalize
     ("强化线上监管的主要任务有哪些？", "method"),
     ("对小微企业有哪些支持措施？", "method"),  # a word or two between 哪些 and 措施
     ("该省出台了哪些惠企政策？", "method"),
+    ("从哪些方面推出措施？", "list"),  # which fields, not the measures
 ])
 def test_a_question_is_classified_by_what_it_asks(question, kind):
     assert classify(question) == kind
@@ -60,6 +61,11 @@ def test_a_question_is_classified_by_what_it_asks(question, kind):
     ("这名特工的编号是？", "这名特工的编号是007，代号铁金刚。", "007"),  # 编号 is no naming verb
     # a question that ends in 在哪里 asks where, whatever the sentence's verb of place
     ("该中心的总部在哪里？", "该中心的总部位于滨江新区，成立时有职工二十人。", "滨江新区"),
+    # a word that opens with a tie's character keeps it: 成都, 和田, 在线 are no 成/和/在 before a name
+    ("该公司总部设在哪里？", "该公司总部设在成都市高新区。", "成都市高新区"),
+    ("博物馆收藏了什么文物？", "博物馆收藏了和田玉器等文物。", "和田玉器等文物"),
+    ("该店主要经营什么？", "该店主要经营在线教育课程。", "在线教育课程"),
+    ("他的绰号是什么？", "他的绰号是成哥。", "成哥"),
     # the noun phrase after a determiner is the answer's head, all of it
     ("该剧是哪家影视公司的作品？", "该剧是北辰影视公司的一部作品。", "北辰影视公司"),
     # the sentence's order, the question's preposition and verb of place; the span's edges tidied

@@ -12,8 +12,8 @@ from .sentence import with_blocks
 KIND = "method"
 RULES = ((35, re.compile(r"如何|怎样|怎么(?!会|回事)|通过什么|用什么(?:方法|方式|办法)|"
                          r"(?:哪些|什么|何种|有何)(?:措施|举措|办法|做法|方式|方法|途径|手段|政策)|采取.{0,6}(?:措施|举措)|"
-                         # "有哪些支持措施" ("什么样的方式" asks for a slot: no gap after 什么/何种)
-                         r"(?:哪些|有何)[\u4e00-\u9fff]{1,4}?(?:措施|举措|政策)|"
+                         # "有哪些支持措施" ("什么样的方式" asks for a slot: no gap after 什么/何种; "从哪些方面推出措施" asks which ones)
+                         r"(?:哪些|有何)(?!方面|领域|环节|部门|单位)[\u4e00-\u9fff]{1,4}?(?:措施|举措|政策)|"
                          # the measures asked the other way round, or as the work done: "具体做法是什么",
                          # "主要任务有哪些", "做了哪些工作" ("做了什么工作" asks what one person did: a slot)
                          r"(?:措施|举措|做法|办法|路径|任务)(?:主要)?(?:是|有|包括)(?:什么|哪些)|"
