@@ -452,6 +452,8 @@ def _best(question: str, text: str) -> str:
     # method: a sentence a semicolon ends runs on to its full stop ("…罚款；情节严重的，吊销营业执照。")
     ("违反规定的如何处罚？", "违反本规定的，由市场监管部门责令改正，处1万元以上10万元以下罚款；情节严重的，吊销营业执照。另有规定的除外。",
      "违反本规定的，由市场监管部门责令改正，处1万元以上10万元以下罚款；情节严重的，吊销营业执照。"),
+    # 以下 after a figure bounds it and points nowhere: the sentence after it is no part of the answer
+    ("对违法企业如何处罚？", "对违法企业处5万元以上20万元以下罚款。全年共查处案件300件。", "对违法企业处5万元以上20万元以下罚款。"),
     # number: 内 after a spell of time is a bound, part of the figure
     ("办理营业执照需要几个工作日？", "材料齐全的，登记机关应当在3个工作日内予以登记。", "3个工作日内"),
     ("该区有几家内资企业？", "该区共有5家内资企业。", "5家"),  # 内 after no spell of time is no bound

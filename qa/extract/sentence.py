@@ -21,9 +21,10 @@ _FULL_STOP = ("。", "！", "!", "？", "?")
 
 
 def block_end(s: Sentence) -> int:
-    """Where the enumerated block opened by sentence `s` ends: a lead-in ending in "：" or an item
-    ("一是…", also after the lead-in's colon or comma: "该市加强监管，一是…；") runs on through the items
-    right after it; -1 when it opens no block."""
+    """Where the enumerated block opened by sentence `s` ends: a lead-in ending in "：" or a heading line
+    runs on through the items after it with what each says (`_items_end`); an item ("一是…", also after
+    the lead-in's colon or comma: "该市加强监管，一是…；") through the items right after it; -1 when it
+    opens no block."""
     first = s.text.strip()
     if first.endswith(("：", ":")):
         return _items_end(s)  # a lead-in: its items, with what each says
@@ -115,7 +116,8 @@ _CLAUSE_END = re.compile(r"[；;，,]")
 
 # A pointer to what follows ("包括以下几个方面：", "出台以下措施。", "具体做法如下："): no answer itself,
 # the answer is what it points to.
-POINTER_WORD = re.compile(r"以下|如下|下列")
+# ("20万元以下罚款", "18岁以下": 以下 after a figure or its unit bounds it, and points nowhere)
+POINTER_WORD = re.compile(r"(?<![\d零一二两三四五六七八九十百千万亿元%％岁人个天年月日级])以下|如下|下列")
 _POINTER = re.compile(rf"(?:{POINTER_WORD.pattern})[^，,。；;：:！？!?]{{0,8}}?(?:[：:]|[。！!]?\s*$)")
 
 
