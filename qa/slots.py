@@ -787,6 +787,8 @@ def _earlier(sentence: str, l_end: int, l_len: int, right: str) -> tuple[int, in
 # kind the question names may stand after another name in the sentence, so lining the words up misses it.
 _BY_Q = re.compile(r"(?:由|是)?(?:哪个|哪家|哪些|什么)(?:部门|单位|机构|机关|组织)?"
                    r"(牵头|负责|主办|承办|组织|实施|发布|印发|出台|颁布|制定|解释|审批|受理|主管|管理)")
+# … or asked of the doer's role: "牵头单位是哪个", "主办方是谁"
+_BY_NOUN_Q = re.compile(r"(牵头|主办|承办|主管|实施)(?:单位|部门|机构|机关|方)(?:是|为)?(?:哪个|哪家|哪些|什么|谁)")
 # When it was done said before the doer ("近日，某局印发…", "日前某局出台…"): no part of the doer.
 _WHEN_FIRST = r"(?:近日|日前|近期|最近|今年|去年|\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?)?|\d{1,2}月\d{1,2}日)?"
 
@@ -794,7 +796,7 @@ _WHEN_FIRST = r"(?:近日|日前|近期|最近|今年|去年|\d{4}年(?:\d{1,2}�
 def _by_whom(question: str, sentence: str) -> Slot | None:
     """The doer after 由, right before the verb the question asks who does ("由某局牵头" → 某局); in a
     sentence without 由, the doer the verb's clause opens with ("近日，某局印发《…》" → 某局)."""
-    if not (m := _BY_Q.search(question)):
+    if not (m := _BY_Q.search(question) or _BY_NOUN_Q.search(question)):
         return None
     if by := re.search(rf"由([^，,。；;、由]{{2,24}}?)(?:负责|统一|具体|共同)?{m.group(1)}", sentence):
         return Slot(by.start(1), by.end(1), 0.8)

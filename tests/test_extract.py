@@ -438,6 +438,9 @@ def _best(question: str, text: str) -> str:
     ("哪个部门牵头负责？", "专项行动由市市场监管局牵头，公安、商务等部门配合。", "市市场监管局"),
     ("专项行动由哪个部门牵头？", "专项行动由市市场监管局牵头，公安、商务等部门配合。", "市市场监管局"),
     ("哪个部门负责牵头？", "专项行动由市市场监管局负责牵头，公安、商务等部门配合。", "市市场监管局"),
+    # … and asked of the doer's role ("牵头单位是哪个")
+    ("该项工作的牵头单位是哪个？", "该项工作由市发展改革委牵头，市市场监管局、市财政局配合。", "市发展改革委"),
+    ("展会的主办单位是哪家？", "本次展会由市商务局主办，市市场监管局协办。", "市商务局"),
     # … and, with no 由, the doer its clause opens with, after when it was done
     ("该通知由哪个部门印发？", "近日，市市场监管局印发《关于进一步优化营商环境的通知》，提出20条具体举措。", "市市场监管局"),
     ("该办法由哪个部门制定？", "2021年3月，省市场监管局制定了《食品安全抽检办法》。", "省市场监管局"),
@@ -452,6 +455,10 @@ def _best(question: str, text: str) -> str:
     # method: a sentence a semicolon ends runs on to its full stop ("…罚款；情节严重的，吊销营业执照。")
     ("违反规定的如何处罚？", "违反本规定的，由市场监管部门责令改正，处1万元以上10万元以下罚款；情节严重的，吊销营业执照。另有规定的除外。",
      "违反本规定的，由市场监管部门责令改正，处1万元以上10万元以下罚款；情节严重的，吊销营业执照。"),
+    # a pointer whose colon comes after a comma ("下列情形之一的企业，不得申报："), and items a semicolon ends,
+    # run on to the full stop
+    ("哪些企业不得申报？", "存在下列情形之一的企业，不得申报：近三年发生重大质量安全事故的；被列入严重违法失信名单的。另行通知。",
+     "存在下列情形之一的企业，不得申报：近三年发生重大质量安全事故的；被列入严重违法失信名单的。"),
     # 以下 after a figure bounds it and points nowhere: the sentence after it is no part of the answer
     ("对违法企业如何处罚？", "对违法企业处5万元以上20万元以下罚款。全年共查处案件300件。", "对违法企业处5万元以上20万元以下罚款。"),
     # number: 内 after a spell of time is a bound, part of the figure

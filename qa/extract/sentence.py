@@ -118,7 +118,7 @@ _CLAUSE_END = re.compile(r"[；;，,]")
 # the answer is what it points to.
 # ("20万元以下罚款", "18岁以下": 以下 after a figure or its unit bounds it, and points nowhere)
 POINTER_WORD = re.compile(r"(?<![\d零一二两三四五六七八九十百千万亿元%％岁人个天年月日级])以下|如下|下列")
-_POINTER = re.compile(rf"(?:{POINTER_WORD.pattern})[^，,。；;：:！？!?]{{0,8}}?(?:[：:]|[。！!]?\s*$)")
+_POINTER = re.compile(rf"(?:{POINTER_WORD.pattern})(?:[^，,。；;：:！？!?]{{0,8}}?[。！!]?\s*$|[^。；;：:！？!?]{{0,20}}?[：:])")
 
 
 def pointed_end(s: Sentence, at: int = 0) -> int:
@@ -140,6 +140,8 @@ def pointed_end(s: Sentence, at: int = 0) -> int:
     start += len(text[start:end]) - len(text[start:end].lstrip())
     if ITEM.match(text[start:end]):
         end = max(end, _items_end(s, start, end, following))
+    elif text[start:end].rstrip().endswith(("；", ";")):  # "…不得申报：甲的；乙的。": to the full stop
+        end = max(end, semicolon_end(s, following))
     else:  # no items: the next sentences, whatever they are
         end = max([end] + [nxt.end for nxt in following if nxt.end - s.start <= BLOCK_MAX])
     if end - s.start > BLOCK_MAX:  # one sentence alone is a page: up to its last clause that fits
@@ -148,12 +150,12 @@ def pointed_end(s: Sentence, at: int = 0) -> int:
     return end
 
 
-def semicolon_end(s: Sentence) -> int:
+def semicolon_end(s: Sentence, following=None) -> int:
     """Where the sentence that `s` opens ends when `s` ends on a semicolon ("处1万元以上10万元以下罚款；
     情节严重的，吊销营业执照。"): a how answer is the whole of it, within BLOCK_MAX; else -1."""
     if not s.text.rstrip().endswith(("；", ";")) or ITEM.match(s.text):
         return -1  # items are blocks of their own (block_end)
-    for nxt in s.all[s.k + 1:]:
+    for nxt in s.all[s.k + 1:] if following is None else following:
         if nxt.end - s.start > BLOCK_MAX or ITEM.match(s.passage.text[nxt.start:nxt.end]):
             return -1
         if s.passage.text[nxt.start:nxt.end].rstrip().endswith(_FULL_STOP):
