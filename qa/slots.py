@@ -479,26 +479,25 @@ def _word_end(sentence: str, said: int, at: int, before: int) -> int:
     return at
 
 
-def _torn(sentence: str, start: int, end: int) -> bool:
-    """A one-character span torn out of a word ("收藏家" → 家) is no answer."""
-    if end - start != 1:
-        return False
+def _word_at(sentence: str, pos: int) -> tuple[int, str]:
+    """The jieba word of `sentence` holding position `pos`, with where it starts ((pos, "") past the end)."""
     at = 0
     for word, _ in tags(sentence):
-        if at <= start < at + len(word):
-            return len(word) > 1
+        if at <= pos < at + len(word):
+            return at, word
         at += len(word)
-    return False
+    return pos, ""
+
+
+def _torn(sentence: str, start: int, end: int) -> bool:
+    """A one-character span torn out of a word ("收藏家" → 家) is no answer."""
+    return end - start == 1 and len(_word_at(sentence, start)[1]) > 1
 
 
 def _opens_word(sentence: str, pos: int) -> bool:
     """Whether a longer word opens at `pos` ("在线申报": 在 is no tie there; "善于": 于 ends its word)."""
-    at = 0
-    for word, _ in tags(sentence):
-        if at >= pos:
-            return at == pos and len(word) > 1
-        at += len(word)
-    return False
+    at, word = _word_at(sentence, pos)
+    return at == pos and len(word) > 1
 
 
 def _restated(question: str, sentence: str, start: int, end: int, head: str) -> tuple[int, int] | None:

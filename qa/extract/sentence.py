@@ -105,14 +105,19 @@ def heading_end(s: Sentence, leads: bool = False) -> int:
             break  # the paragraph ends
         if nxt.end - s.start > BLOCK_MAX:
             if end < 0:  # the paragraph's next sentence alone is a page: up to its last clause that fits
-                cut = max((m.end() for m in _CLAUSE_END.finditer(text, nxt.start, s.start + BLOCK_MAX)), default=-1)
-                end = cut - 1 if cut > nxt.start + 1 else -1
+                end = _clause_cut(text, nxt.start, s.start + BLOCK_MAX)
             break
         end = prev = nxt.end
     return end
 
 
 _CLAUSE_END = re.compile(r"[；;，,]")
+
+
+def _clause_cut(text: str, start: int, limit: int) -> int:
+    """The end of the last clause of text[start:] that closes before `limit` (without its mark); -1 if none."""
+    cut = max((m.end() for m in _CLAUSE_END.finditer(text, start, limit)), default=-1)
+    return cut - 1 if cut > start + 1 else -1
 
 # A pointer to what follows ("包括以下几个方面：", "出台以下措施。", "具体做法如下："): no answer itself,
 # the answer is what it points to.
@@ -145,8 +150,7 @@ def pointed_end(s: Sentence, at: int = 0) -> int:
     else:  # no items: the next sentences, whatever they are
         end = max([end] + [nxt.end for nxt in following if nxt.end - s.start <= BLOCK_MAX])
     if end - s.start > BLOCK_MAX:  # one sentence alone is a page: up to its last clause that fits
-        cut = max((c.end() for c in _CLAUSE_END.finditer(text, start, s.start + BLOCK_MAX)), default=-1)
-        end = cut - 1 if cut > start + 1 else s.start + BLOCK_MAX
+        end = cut if (cut := _clause_cut(text, start, s.start + BLOCK_MAX)) >= 0 else s.start + BLOCK_MAX
     return end
 
 
@@ -167,17 +171,19 @@ def with_blocks(s: Sentence, score: float, extractor: str = KIND, leads: bool = 
     """The sentence (named `extractor`), and the block it opens when it opens one (`leads`: a
     paragraph's unmarked lead opens one too, `heading_end`, and a sentence ended by a semicolon runs on,
     `semicolon_end`; a pointer, "出台以下措施。", `pointed_end`)."""
-    out = [s.whole(score, extractor)]
     ends = (block_end(s), heading_end(s, leads), pointed_end(s), semicolon_end(s) if leads else -1)
-    if (end := max(ends)) > s.end:
-        out.append(block_at(s, end, score + W.block))
-    return out
+    return _with_block(s, score, extractor, max(ends))
 
 
 def with_pointed(s: Sentence, score: float, extractor: str = KIND) -> list[Candidate]:
     """The sentence, and what it points to when it ends on a pointer ("应当符合以下条件：（一）…；")."""
+    return _with_block(s, score, extractor, pointed_end(s))
+
+
+def _with_block(s: Sentence, score: float, extractor: str, end: int) -> list[Candidate]:
+    """The sentence, and the block from it to `end` when that runs past it."""
     out = [s.whole(score, extractor)]
-    if (end := pointed_end(s)) > s.end:
+    if end > s.end:
         out.append(block_at(s, end, score + W.block))
     return out
 
