@@ -793,15 +793,14 @@ _WHEN_FIRST = r"(?:近日|日前|近期|最近|今年|去年|\d{4}年(?:\d{1,2}�
 
 
 def _by_whom(question: str, sentence: str) -> Slot | None:
-    """The doer after 由, right before the verb the question asks who does ("由某局牵头" → 某局); in a
-    sentence without 由, the doer the verb's clause opens with ("近日，某局印发《…》" → 某局)."""
-    if not (m := _BY_Q.search(question) or _BY_NOUN_Q.search(question)):
+    """The doer after 由, right before the verb the question asks who does ("由某局牵头" → 某局); else the
+    doer the verb's clause opens with ("近日，某局印发《…》" → 某局), never one after 由."""
+    if not (m := _BY_Q.search(question) or _BY_NOUN_Q.search(completed(question))):  # "主办方是？"
         return None
     if by := re.search(rf"由([^，,。；;、由]{{2,24}}?)(?:负责|统一|具体|共同)?{m.group(1)}", sentence):
         return Slot(by.start(1), by.end(1), 0.8)
-    if "由" in sentence:
-        return None
-    doer = re.search(rf"(?:^|[，,。；;])\s*{_WHEN_FIRST}([^，,。；;、\d“”《》]{{2,16}}?)"
+    # A 由 elsewhere names another doer of another verb ("由某联会认可，某总会主办"): not this clause's.
+    doer = re.search(rf"(?:^|[，,。；;])\s*{_WHEN_FIRST}([^，,。；;、\d“”《》由]{{2,16}}?)"
                      rf"(?:正式|联合|共同|专门)?{m.group(1)}", sentence)
     return Slot(doer.start(1), doer.end(1), 0.6) if doer else None
 

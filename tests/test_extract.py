@@ -444,6 +444,11 @@ def _best(question: str, text: str) -> str:
     # … and, with no 由, the doer its clause opens with, after when it was done
     ("该通知由哪个部门印发？", "近日，市市场监管局印发《关于进一步优化营商环境的通知》，提出20条具体举措。", "市市场监管局"),
     ("该办法由哪个部门制定？", "2021年3月，省市场监管局制定了《食品安全抽检办法》。", "省市场监管局"),
+    # … and when a 由 names the doer of another verb, the asked verb's own clause opener
+    # ("…是？" leaves out its 什么)
+    ("博览会的主办方是？", "本届展会由国际展览联盟认证，省商务厅主办，每两年举行一次。", "省商务厅"),
+    ("年会的承办单位是哪家？", "本次会议由市人民政府主办，市商务局承办。", "市商务局"),
+    ("锦标赛的主办方是谁？", "本赛事由世界联会认可，省体育总会主办，一般在每年的11月举行。", "省体育总会"),
     # number: a spell asked as 有效期多长 is no length; the figure said to be the former one is not the
     # one asked; a bound 以内 is part of the figure
     ("该办法的有效期多长？", "本办法自2023年1月1日起施行，有效期3年。", "3年"),
