@@ -27,6 +27,7 @@ _EDGE_RIGHT = "的是了则也都就才又便亦而，,。；;：: "
 _TOGETHER = ("一起", "同时")  # the question's "和谁一起参与", which the sentence need not say
 _PREPOSITIONS = "由被在给向对与和从把将以于跟同"
 _PLACED = "于在自至到"  # after a verb: where it happened ("发现于…")
+_HAVE = ("具备", "具有", "拥有", "设有", "建有", "配有")  # what a sentence says for a question's 有
 _TIED = re.compile(r"[于在自至到为是](?!.*[于在自至到为是])")  # the last such tie of a span
 # Words that open the answer's clause without being the answer: a verb of place, "及后", "一名", "其中", a
 # pronoun's "它的", the "用来" of what a thing is used for, a parenthesis right after the subject
@@ -825,6 +826,12 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
                 (bare := _suffix_run(left[:-1], sentence))[1] >= MIN_RUN and \
                 sentence[bare[0]:bare[0] + 1] not in (*_EDGE_RIGHT, "了", "过", "着", ""):
             l_end, l_len = bare  # "座落于什么地方" ↔ "座落某市某路8号": the verb with no tie at all
+    if l_len < MIN_RUN + 1 and len(left) > MIN_RUN and left[-1] == "有":
+        # "该平台有什么功能" ↔ "该平台具备在线申报…等功能": the sentence says its having with another verb
+        # (the question's words before 有 must come right before the verb: "具有毒性" alone says nothing)
+        had = max(((*_suffix_run(left[:-1] + verb, sentence), len(verb)) for verb in _HAVE), key=lambda r: r[1])
+        if had[1] > l_len and had[1] >= had[2] + MIN_RUN:
+            l_end, l_len = had[:2]
     r_start, r_len = _prefix_run(right, sentence, max(l_end, 0)) if len(right) >= MIN_RUN else (-1, 0)
     if not r_len and len(right) > MIN_RUN and ((words := tags(right))[0][1] == "d" or words[0][0] in _TOGETHER):
         # "谁一直跟随左右" ↔ "唯独某某跟随": the question's adverb, which the sentence need not say

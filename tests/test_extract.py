@@ -449,6 +449,10 @@ def _best(question: str, text: str) -> str:
     ("博览会的主办方是？", "本届展会由国际展览联盟认证，省商务厅主办，每两年举行一次。", "省商务厅"),
     ("年会的承办单位是哪家？", "本次会议由市人民政府主办，市商务局承办。", "市商务局"),
     ("锦标赛的主办方是谁？", "本赛事由世界联会认可，省体育总会主办，一般在每年的11月举行。", "省体育总会"),
+    # "有什么X" ↔ "具备/具有/拥有…X": the sentence says its having with another verb, right after the
+    # question's words; a bare "具有" elsewhere lines nothing up
+    ("该平台有什么功能？", "该平台具备在线申报、进度查询、结果公示等功能，企业可随时登录使用。", "在线申报、进度查询、结果公示等功能"),
+    ("误食有什么症状？", "茎具有毒性，误食会引致嘴唇红肿、腹泻和呕吐。", "茎具有毒性，误食会引致嘴唇红肿、腹泻和呕吐。"),
     # number: a spell asked as 有效期多长 is no length; the figure said to be the former one is not the
     # one asked; a bound 以内 is part of the figure
     ("该办法的有效期多长？", "本办法自2023年1月1日起施行，有效期3年。", "3年"),
