@@ -812,6 +812,13 @@ def _edge_word(span: str) -> bool:
     return all(ch in _EDGE_LEFT for ch in tags(span)[0][0])
 
 
+def _said_otherwise(words: str, endings, sentence: str, keep: int = 0) -> tuple[int, int]:
+    """`_suffix_run` of the question's `words` followed by each of `endings` (in place of the question's own
+    last word): the longest that holds at least `keep` characters of `words` ((-1, 0) when none does)."""
+    runs = [run for end in endings if (run := _suffix_run(words + end, sentence))[1] >= len(end) + keep]
+    return max(runs, key=lambda r: r[1], default=(-1, 0))
+
+
 def _lined_up(question: str, sentence: str, left: str, right: str, head: str, counted: bool, person: bool) \
         -> Slot | None:
     """The span between where the question's words before and after its asking word are found."""
@@ -819,7 +826,7 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
     if l_len < MIN_RUN + 1 and len(left) > MIN_RUN and left[-1] in _PLACED:
         # "源于哪里" ↔ "源自法语", "用在什么场合" ↔ "用于…": the sentence ties the verb with another of
         # 于/在/自/至/到 — unless its clause says the question's own tie later ("比赛于某日在某地")
-        tied = max((_suffix_run(left[:-1] + tie, sentence) for tie in _PLACED), key=lambda r: r[1])
+        tied = _said_otherwise(left[:-1], _PLACED, sentence)
         if tied[1] > l_len and left[-1] not in sentence[tied[0]:_clause_end(sentence, tied[0])]:
             l_end, l_len = tied
         elif not l_len and left.endswith("于") and any(w in question for w in _WHERE_ASKED) and \
@@ -829,9 +836,8 @@ def _lined_up(question: str, sentence: str, left: str, right: str, head: str, co
     if l_len < MIN_RUN + 1 and len(left) > MIN_RUN and left[-1] == "有":
         # "该平台有什么功能" ↔ "该平台具备在线申报…等功能": the sentence says its having with another verb
         # (the question's words before 有 must come right before the verb: "具有毒性" alone says nothing)
-        had = max(((*_suffix_run(left[:-1] + verb, sentence), len(verb)) for verb in _HAVE), key=lambda r: r[1])
-        if had[1] > l_len and had[1] >= had[2] + MIN_RUN:
-            l_end, l_len = had[:2]
+        if (had := _said_otherwise(left[:-1], _HAVE, sentence, keep=MIN_RUN))[1] > l_len:
+            l_end, l_len = had
     r_start, r_len = _prefix_run(right, sentence, max(l_end, 0)) if len(right) >= MIN_RUN else (-1, 0)
     if not r_len and len(right) > MIN_RUN and ((words := tags(right))[0][1] == "d" or words[0][0] in _TOGETHER):
         # "谁一直跟随左右" ↔ "唯独某某跟随": the question's adverb, which the sentence need not say
